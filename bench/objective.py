@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
+from envlearn.batch import Batch  # noqa: E402
 from envlearn.models import TinyModelConfig, tiny_model  # noqa: E402
 from envlearn.objective import (  # noqa: E402
-    Batch,
     ChunkedLinearLogprob,
     ObjectiveConfig,
     compute_loss,

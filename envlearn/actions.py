@@ -166,9 +166,7 @@ def parse_action(
             problem=f"Found a ```{blocks[0].language} block, but actions go in {want} block, "
             "so nothing ran." + hint,
         )
-    return Action(
-        complete=complete, problem="Your reply has no code block, so nothing ran." + hint
-    )
+    return Action(complete=complete, problem="Your reply has no code block, so nothing ran." + hint)
 
 
 def format_help(example: str) -> str:

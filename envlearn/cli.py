@@ -1,19 +1,27 @@
-"""``envlearn`` command line.  Each subcommand lives in the module that owns it.
+"""``envlearn`` command line: the top layer; nothing in envlearn imports it.
 
-A subcommand is ``main(argv: list[str]) -> int`` that parses its own arguments; plugins add more
-through the ``register_commands`` hook.
+A subcommand is ``main(argv: list[str]) -> int`` that parses its own arguments.  ``train``,
+``eval``, ``rollout`` and ``adapters`` live here; ``report``, ``check``, ``new-adapter`` and
+``demo`` live with the tool they drive; plugins add more through the ``register_commands`` hook.
+Heavy imports (torch, transformers) happen inside the commands, so ``envlearn --help`` is fast.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import json
+import shutil
 import sys
+from pathlib import Path
+
+from envlearn.config import ConfigError, load_config
 
 # name -> (module, function, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "train": ("envlearn.trainer", "cli_train", "train a recipe (YAML) with dotted overrides"),
-    "eval": ("envlearn.trainer", "cli_eval", "pass@k of a checkpoint on held-out tasks"),
-    "rollout": ("envlearn.rollout", "cli_rollout", "collect rollouts to JSONL"),
+    "train": ("envlearn.cli", "cli_train", "train a recipe (YAML) with dotted overrides"),
+    "eval": ("envlearn.cli", "cli_eval", "pass@k of a checkpoint on held-out tasks"),
+    "rollout": ("envlearn.cli", "cli_rollout", "collect rollouts to JSONL"),
     "report": ("envlearn.report", "cli_report", "PNG + HTML report of one or more runs"),
     "adapters": ("envlearn.cli", "cli_adapters", "list registered adapters and task suites"),
     "check": ("envlearn.testing.check", "cli_check", "run conformance checks on an adapter"),
@@ -37,6 +45,104 @@ def cli_adapters(argv: list[str]) -> int:
     print("task suites:")
     for s in sorted(suites.values(), key=lambda s: s.name):
         print(f"  {s.name:<12} adapter={s.adapter:<10} {s.description}  [{s.plugin}]")
+    return 0
+
+
+def _split_args(recipe: str | None, overrides: list[str]) -> tuple[str | None, list[str]]:
+    if recipe is not None and "=" in recipe and not recipe.endswith((".yaml", ".yml")):
+        return None, [recipe, *overrides]
+    return recipe, overrides
+
+
+def cli_train(argv: list[str]) -> int:
+    """``envlearn train RECIPE [key=value ...] [--resume]``."""
+    p = argparse.ArgumentParser(prog="envlearn train", description="train a recipe")
+    p.add_argument("recipe", nargs="?", help="recipe YAML (see recipes/)")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.steps=20")
+    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    args = p.parse_intermixed_args(argv)
+    recipe, overrides = _split_args(args.recipe, args.overrides)
+    try:
+        cfg = load_config(recipe, overrides)
+    except ConfigError as e:
+        print(f"envlearn train: {e}", file=sys.stderr)
+        return 2
+    from envlearn.metrics import fmt_row
+    from envlearn.trainer import Trainer
+
+    try:
+        trainer = Trainer(cfg, resume=args.resume)
+    except (FileExistsError, FileNotFoundError, ValueError) as e:
+        print(f"envlearn train: {e}", file=sys.stderr)
+        return 2
+    last = trainer.train()
+    print(f"done: {cfg.run_dir} step {trainer.step}  {fmt_row(last)}")
+    return 0
+
+
+def cli_eval(argv: list[str]) -> int:
+    """``envlearn eval RECIPE [key=value ...] [--checkpoint DIR]``: pass@k on held-out tasks."""
+    p = argparse.ArgumentParser(prog="envlearn eval", description="evaluate a model")
+    p.add_argument("recipe", nargs="?")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--checkpoint", default=None, help="a model dir (RUN_DIR/model)")
+    args = p.parse_intermixed_args(argv)
+    recipe, overrides = _split_args(args.recipe, args.overrides)
+    if args.checkpoint:
+        overrides.append(f"model.init_from={args.checkpoint}")
+    cfg = load_config(recipe, overrides)
+    cfg.run_dir = str(Path(cfg.run_dir) / "eval")
+    shutil.rmtree(cfg.run_dir, ignore_errors=True)
+    from envlearn.resources import run_scope
+    from envlearn.trainer import Trainer
+
+    trainer = Trainer(cfg)
+    with run_scope("eval"):
+        ev = trainer.evaluate()
+        diag = trainer.diagnostic()
+    print(json.dumps({**ev, **{k: v for k, v in diag.items() if k.startswith("env_ce")}}, indent=1))
+    return 0
+
+
+def cli_rollout(argv: list[str]) -> int:
+    """``envlearn rollout RECIPE [--oracle] [--out FILE] [key=value ...]``: collect rollouts."""
+    p = argparse.ArgumentParser(prog="envlearn rollout", description=cli_rollout.__doc__)
+    p.add_argument("recipe", nargs="?", help="a recipe YAML (defaults otherwise)")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. rollout.group_size=2")
+    p.add_argument("--split", default="train", choices=["train", "heldout"])
+    p.add_argument("--oracle", action="store_true", help="replay task oracles instead of the model")
+    p.add_argument("--out", default=None, help="JSONL output (default RUN_DIR/rollouts.jsonl)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N tasks")
+    args = p.parse_intermixed_args(argv)
+    recipe, overrides = args.recipe, list(args.overrides)
+    if recipe and "=" in recipe:
+        overrides.insert(0, recipe)
+        recipe = None
+    from envlearn.resources import run_scope
+    from envlearn.rollout import oracle_rollouts, run_rollouts, save_rollouts
+    from envlearn.wiring import build_components
+
+    comp = build_components(recipe, overrides, with_model=not args.oracle)
+    tasks = comp.tasks(args.split)[: args.limit]
+    with run_scope("rollout"):
+        if args.oracle:
+            rollouts = oracle_rollouts(tasks, comp.renderer, comp.make_adapter, comp.cfg.rollout)
+        else:
+            rollouts = run_rollouts(
+                tasks,
+                comp.policy,
+                comp.renderer,
+                comp.make_adapter,
+                comp.cfg.rollout,
+                seed=comp.cfg.seed,
+            )
+    out = Path(args.out or Path(comp.cfg.run_dir) / "rollouts.jsonl")
+    save_rollouts(rollouts, out)
+    ok = [r for r in rollouts if r.status == "ok"]
+    mean = sum(r.reward or 0.0 for r in ok) / max(1, len(ok))
+    print(
+        f"{len(rollouts)} rollouts ({len(rollouts) - len(ok)} failed), mean reward {mean:.3f} -> {out}"
+    )
     return 0
 
 

@@ -10,7 +10,6 @@ Model mistakes are not failures: adapters answer them with notices.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import threading
@@ -28,7 +27,6 @@ from envlearn.transcript import Transcript
 
 __all__ = [
     "Rollout",
-    "group_advantages_for",
     "oracle_rollouts",
     "run_rollouts",
     "save_rollouts",
@@ -95,28 +93,6 @@ def load_rollouts(path: str | Path) -> list[Rollout]:
     return [
         Rollout.from_row(json.loads(line)) for line in Path(path).read_text().splitlines() if line
     ]
-
-
-def group_advantages_for(
-    rollouts: Sequence[Rollout], *, normalize_std: bool = True
-) -> dict[int, float]:
-    """Group-relative advantages keyed by ``id(rollout)`` over the ``ok`` rollouts of each task.
-
-    Failed rollouts get none (they never enter the batch).
-    """
-    import torch
-
-    from envlearn.objective import group_advantages
-
-    ok = [r for r in rollouts if r.status == "ok"]
-    if not ok:
-        return {}
-    keys = sorted({r.task_id for r in ok})
-    gid = {k: i for i, k in enumerate(keys)}
-    rewards = torch.tensor([float(r.reward or 0.0) for r in ok])
-    groups = torch.tensor([gid[r.task_id] for r in ok])
-    adv = group_advantages(rewards, groups, normalize_std=normalize_std)
-    return {id(r): float(a) for r, a in zip(ok, adv.tolist(), strict=True)}
 
 
 @dataclass
@@ -409,45 +385,3 @@ def oracle_rollouts(
     finally:
         _close_all(eps, pool)
     return [ep.rollout for ep in eps]
-
-
-# -- CLI: envlearn rollout -----------------------------------------------------------------------
-
-
-def cli_rollout(argv: list[str]) -> int:
-    """``envlearn rollout RECIPE [--oracle] [--out FILE] [key=value ...]``: collect rollouts."""
-    from envlearn.trainer import build_components
-
-    p = argparse.ArgumentParser(prog="envlearn rollout", description=cli_rollout.__doc__)
-    p.add_argument("recipe", nargs="?", help="a recipe YAML (defaults otherwise)")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. rollout.group_size=2")
-    p.add_argument("--split", default="train", choices=["train", "heldout"])
-    p.add_argument("--oracle", action="store_true", help="replay task oracles instead of the model")
-    p.add_argument("--out", default=None, help="JSONL output (default RUN_DIR/rollouts.jsonl)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N tasks")
-    args = p.parse_intermixed_args(argv)
-    recipe, overrides = args.recipe, list(args.overrides)
-    if recipe and "=" in recipe:
-        overrides.insert(0, recipe)
-        recipe = None
-    comp = build_components(recipe, overrides, with_model=not args.oracle)
-    tasks = comp.tasks(args.split)[: args.limit]
-    if args.oracle:
-        rollouts = oracle_rollouts(tasks, comp.renderer, comp.make_adapter, comp.cfg.rollout)
-    else:
-        rollouts = run_rollouts(
-            tasks,
-            comp.policy,
-            comp.renderer,
-            comp.make_adapter,
-            comp.cfg.rollout,
-            seed=comp.cfg.seed,
-        )
-    out = Path(args.out or Path(comp.cfg.run_dir) / "rollouts.jsonl")
-    save_rollouts(rollouts, out)
-    ok = [r for r in rollouts if r.status == "ok"]
-    mean = sum(r.reward or 0.0 for r in ok) / max(1, len(ok))
-    print(
-        f"{len(rollouts)} rollouts ({len(rollouts) - len(ok)} failed), mean reward {mean:.3f} -> {out}"
-    )
-    return 0

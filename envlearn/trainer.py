@@ -1,142 +1,59 @@
-"""The training loop: sample → verify → advantages → update, with eval, the held-out env-CE
-diagnostic, checkpoints and exact resume.  Blind to the algorithm: the objective's mode says
-what the loss is (``grpo`` | ``echo`` | ``env_only`` | ``sft``).
+"""The training loop: sample → verify → advantages → update.  Blind to the algorithm: the
+objective's mode says what the loss is (``grpo`` | ``echo`` | ``env_only`` | ``sft``).
+
+Its parts live beside it: the wiring of a run (``envlearn.wiring``), evaluation and the held-out
+env-CE diagnostic (``envlearn.evaluation``), checkpoints (``envlearn.checkpoints``) and metrics
+logging (``envlearn.metrics``).
 
 One process (CPU or one GPU) or many (``accelerate launch``): each process rolls out its own
 share of the step's tasks, so groups never straddle processes and advantages stay local;
-gradients are averaged by accelerate.
+gradients are averaged across processes.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import os
 import random
-import shutil
-import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 
-from envlearn.channels import Adapter, Task
-from envlearn.config import RunConfig, load_config
-from envlearn.objective import ObjectiveConfig, objective, token_logprobs
-from envlearn.plugins import get_task_suites, load_tasks, make_adapter
-from envlearn.render import ChatRenderer
-from envlearn.rollout import (
-    Rollout,
-    group_advantages_for,
-    oracle_rollouts,
-    run_rollouts,
-    save_rollouts,
-)
-from envlearn.transcript import Transcript, collate
+from envlearn.batch import collate
+from envlearn.channels import Task
+from envlearn.checkpoints import load_checkpoint, save_checkpoint
+from envlearn.config import RunConfig
+from envlearn.evaluation import env_ce_by_channel, eval_rollouts, summarize_eval
+from envlearn.metrics import MetricsLog, fmt_row, make_console, make_progress
+from envlearn.objective import ObjectiveConfig, group_advantages, objective
+from envlearn.resources import run_scope
+from envlearn.rollout import Rollout, oracle_rollouts, run_rollouts, save_rollouts
+from envlearn.transcript import Transcript
+from envlearn.wiring import build_components
 
-__all__ = ["Components", "Trainer", "build_components", "cli_eval", "cli_train", "pass_at_k"]
+__all__ = ["Trainer", "group_advantages_for"]
 
 
-# -- building blocks -------------------------------------------------------------------------
-
-
-@dataclass
-class Components:
-    cfg: RunConfig
-    tokenizer: Any
-    renderer: ChatRenderer
-    model: Any = None
-    policy: Any = None
-    _tasks: dict[str, list[Task]] = field(default_factory=dict)
-
-    def make_adapter(self, task: Task) -> Adapter:
-        return make_adapter(task.adapter, **self.cfg.tasks.adapter_options)
-
-    def tasks(self, split: str) -> list[Task]:
-        if split not in self._tasks:
-            tasks = load_tasks(self.cfg.tasks.suite, split)
-            n = self.cfg.tasks.limit
-            if n and len(tasks) > n:  # evenly spread over the suite (categories stay mixed)
-                tasks = [tasks[(i * len(tasks)) // n] for i in range(n)]
-            if not tasks:
-                raise ValueError(
-                    f"task suite {self.cfg.tasks.suite!r} has no {split!r} tasks; pick another "
-                    "suite or split (see `envlearn adapters`)"
-                )
-            self._tasks[split] = tasks
-        return list(self._tasks[split])
-
-
-def _build_model(cfg: RunConfig) -> Any:
-    from envlearn.models import load_model, tiny_model
-
-    m = cfg.model
-    if m.init_from:
-        model = load_model(m.init_from, dtype=getattr(torch, m.dtype))
-    elif m.name_or_path == "tiny":
-        model = tiny_model(m.tiny)
-        model = model.to(getattr(torch, m.dtype))
-    else:
-        model = load_model(m.name_or_path, dtype=getattr(torch, m.dtype))
-    if m.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-    return model
-
-
-def build_components(
-    recipe: str | Path | RunConfig | None, overrides: Sequence[str] = (), *, with_model: bool = True
-) -> Components:
-    """Config, tokenizer, renderer and (optionally) model + policy for a recipe."""
-    from envlearn.models import load_tokenizer
-    from envlearn.policies import HFPolicy
-
-    cfg = recipe if isinstance(recipe, RunConfig) else load_config(recipe, list(overrides))
-    suites = get_task_suites()
-    if cfg.tasks.suite not in suites:
-        known = ", ".join(sorted(suites)) or "none"
-        raise ValueError(
-            f"tasks.suite={cfg.tasks.suite!r} is not registered (known: {known}); install its "
-            "adapter plugin or check ENVLEARN_PLUGINS"
-        )
-    m = cfg.model
-    tokenizer = load_tokenizer(
-        m.tokenizer or m.init_from or (None if m.name_or_path == "tiny" else m.name_or_path)
-    )
-    renderer = ChatRenderer(
-        tokenizer,
-        observation_role=cfg.rollout.observation_role,
-        max_observation_tokens=cfg.rollout.max_observation_tokens,
-    )
-    comp = Components(cfg=cfg, tokenizer=tokenizer, renderer=renderer)
-    if with_model:
-        comp.model = _build_model(cfg)
-        comp.policy = HFPolicy(comp.model, tokenizer, batch_size=cfg.policy.batch_size)
-    return comp
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from n samples with c successes (Chen et al. 2021)."""
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.prod((n - c - i) / (n - i) for i in range(k))
-
-
-def _successes(rollouts: Sequence[Rollout]) -> dict[str, tuple[int, int]]:
-    by_task: dict[str, tuple[int, int]] = {}
-    for r in rollouts:
-        if r.status != "ok":
-            continue
-        n, c = by_task.get(r.task_id, (0, 0))
-        by_task[r.task_id] = (n + 1, c + int((r.reward or 0.0) >= 1.0))
-    return by_task
-
-
-# -- the trainer -----------------------------------------------------------------------------
+def group_advantages_for(
+    rollouts: Sequence[Rollout], *, normalize_std: bool = True
+) -> list[float | None]:
+    """Group-relative advantages aligned with ``rollouts`` (groups = same task), over the ``ok``
+    rollouts only; a failed rollout gets ``None`` (it never enters the batch)."""
+    ok = [i for i, r in enumerate(rollouts) if r.status == "ok"]
+    out: list[float | None] = [None] * len(rollouts)
+    if not ok:
+        return out
+    keys = sorted({rollouts[i].task_id for i in ok})
+    gid = {k: j for j, k in enumerate(keys)}
+    rewards = torch.tensor([float(rollouts[i].reward or 0.0) for i in ok])
+    groups = torch.tensor([gid[rollouts[i].task_id] for i in ok])
+    adv = group_advantages(rewards, groups, normalize_std=normalize_std)
+    for i, a in zip(ok, adv.tolist(), strict=True):
+        out[i] = float(a)
+    return out
 
 
 class Trainer:
@@ -184,14 +101,16 @@ class Trainer:
 
                 for p in self.model.parameters():
                     dist.broadcast(p.data, src=0)
-        self.policy = self._make_policy()
+        self.policy = self.comp.policy  # HFPolicy over the very model being trained, or vLLM
         self.step = 0
         self.t_start = time.monotonic()
         self.t_offset = 0.0  # wall time of earlier (pre-resume) segments
-        self.console = console or _console()
+        self.console = console or make_console()
         self._diag: list[Transcript] | None = None
         self._oracle_cache: dict[str, dict[str, Transcript]] = {}
-        self._tb = None
+        self.metrics = MetricsLog(
+            self.run_dir, tensorboard=cfg.tensorboard, enabled=self.accel.is_main_process
+        )
         if self.accel.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         if resume:
@@ -205,19 +124,6 @@ class Trainer:
             (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
 
     # -- pieces ----------------------------------------------------------------------------
-
-    def _make_policy(self) -> Any:
-        if self.cfg.policy.kind == "vllm":
-            from envlearn.policies.vllm import VLLMPolicy
-
-            path = self.cfg.model.init_from or self.cfg.model.name_or_path
-            return VLLMPolicy(
-                path,
-                gpu_memory_utilization=self.cfg.policy.vllm_gpu_memory_utilization,
-                tensor_parallel_size=self.cfg.policy.vllm_tensor_parallel_size,
-                seed=self.cfg.seed,
-            )
-        return self.comp.policy  # HFPolicy over the very model being trained
 
     def _lr_lambda(self, step: int) -> float:
         o, total = self.cfg.optim, max(1, self.cfg.train.steps)
@@ -343,12 +249,13 @@ class Trainer:
             )
             t_roll = time.monotonic() - tr0
             adv = group_advantages_for(rollouts)
-            ok = [r for r in rollouts if r.status == "ok"]
             samples, advantages = [], []
-            for r in ok:
-                for s in r.samples:
-                    samples.append(s)
-                    advantages.append(adv[id(r)])
+            for r, a in zip(rollouts, adv, strict=True):
+                if a is None:  # failed: kept out of the batch and of group statistics
+                    continue
+                for sample in r.samples:
+                    samples.append(sample)
+                    advantages.append(a)
             # every process's rollouts, for metrics and the saved JSONL
             everyone = self._gather(rollouts) if self.accel.num_processes > 1 else rollouts
             ok_all = [r for r in everyone if r.status == "ok"]
@@ -389,36 +296,23 @@ class Trainer:
         split = split or self.cfg.tasks.eval_split
         tasks = self.comp.tasks(split)[: e.max_tasks]
         tasks = tasks[self.accel.process_index :: self.accel.num_processes]
-        rollouts = run_rollouts(
+        rollouts = eval_rollouts(
             tasks,
             self.policy,
             self.comp.renderer,
             self.comp.make_adapter,
             self.cfg.rollout,
             seed=self.cfg.seed * 7 + 424_242,
-            group_size=e.samples_per_task,
+            samples_per_task=e.samples_per_task,
             temperature=e.temperature,
         )
         rollouts = self._gather(rollouts)
-        per = _successes(rollouts)
-        ok = [r for r in rollouts if r.status == "ok"]
-        p1 = [pass_at_k(n, c, 1) for n, c in per.values()]
-        pk = [pass_at_k(n, c, e.k) for n, c in per.values()]
         return {
             "step": self.step,
             "kind": "eval" if split == self.cfg.tasks.eval_split else f"eval_{split}",
             "split": split,
-            "pass@1": sum(p1) / max(1, len(p1)),
-            f"pass@{e.k}": sum(pk) / max(1, len(pk)),
-            "reward_mean": sum(r.reward or 0.0 for r in ok) / max(1, len(ok)),
-            "failed": len(rollouts) - len(ok),
-            "tasks": len(per),
+            **summarize_eval(rollouts, e.k),
         }
-
-    @property
-    def domain(self) -> str:
-        """The adapter the run's suite belongs to (the diagnostic's ``env_ce/<domain>`` key)."""
-        return get_task_suites()[self.cfg.tasks.suite].adapter
 
     @torch.no_grad()
     def diagnostic(self) -> dict[str, Any]:
@@ -426,34 +320,17 @@ class Trainer:
         if self._diag is None:
             oracle = self._oracle_transcripts(self.cfg.tasks.eval_split)
             self._diag = list(oracle.values())[: self.cfg.diagnostic.max_transcripts]
-        dom = self.domain
-        self.model.eval()
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}
-        mb = self.cfg.train.micro_batch_size
-        for i in range(0, len(self._diag), mb):
-            chunk = self._diag[i : i + mb]
-            batch = collate(chunk, [0.0] * len(chunk), pad_id=self.comp.tokenizer.pad_token_id).to(
-                self.accel.device
-            )
-            lp = token_logprobs(
-                self.accel.unwrap_model(self.model),
-                batch.input_ids,
-                batch.attention_mask,
-                batch.env_mask,
-            )
-            for b in range(len(chunk)):
-                for c, name in enumerate(batch.channel_names):
-                    m = batch.env_mask[b] & (batch.channel_ids[b] == c)
-                    k = int(m.sum())
-                    if k:
-                        ce = float(-lp[b][m].sum())
-                        for key in (f"env_ce/{dom}/{name}", f"env_ce/{dom}"):
-                            sums[key] = sums.get(key, 0.0) + ce
-                            counts[key] = counts.get(key, 0) + k
-        self.model.train()
         row: dict[str, Any] = {"step": self.step, "kind": "diag"}
-        row.update({k: sums[k] / counts[k] for k in sorted(sums)})
+        row.update(
+            env_ce_by_channel(
+                self.accel.unwrap_model(self.model),
+                self._diag,
+                pad_id=self.comp.tokenizer.pad_token_id,
+                domain=self.comp.domain,
+                device=self.accel.device,
+                micro_batch_size=self.cfg.train.micro_batch_size,
+            )
+        )
         row["transcripts"] = len(self._diag)
         return row
 
@@ -469,39 +346,19 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------
 
-    def _ckpt_dir(self, step: int) -> Path:
-        return self.run_dir / "checkpoints" / f"step_{step:05d}"
-
     def save_checkpoint(self) -> Path:
         """Model, optimizer, scheduler, RNG states and data position; written atomically."""
         if self.accel.num_processes > 1:
             self._check_replicas_agree()
-        final = self._ckpt_dir(self.step)
-        tmp = final.with_name(final.name + ".tmp")
-        if self.accel.is_main_process and tmp.exists():
-            shutil.rmtree(tmp)
-        self.accel.wait_for_everyone()
-        self.accel.save_state(str(tmp), safe_serialization=False)
-        if self.accel.is_main_process:
-            unwrapped = self.accel.unwrap_model(self.model)
-            unwrapped.save_pretrained(tmp / "model", safe_serialization=False)
-            self.comp.tokenizer.save_pretrained(tmp / "model")
-            state = {"step": self.step, "wall_s": self._wall()}
-            (tmp / "trainer_state.json").write_text(json.dumps(state))
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            ckpts = sorted((self.run_dir / "checkpoints").glob("step_?????"))
-            for old in ckpts[: -self.cfg.train.keep_checkpoints]:
-                shutil.rmtree(old, ignore_errors=True)
-            latest = self.run_dir / "model"
-            tmp_latest = self.run_dir / "model.tmp"
-            shutil.rmtree(tmp_latest, ignore_errors=True)
-            shutil.copytree(final / "model", tmp_latest)
-            shutil.rmtree(latest, ignore_errors=True)
-            os.replace(tmp_latest, latest)
-        self.accel.wait_for_everyone()
-        return final
+        return save_checkpoint(
+            self.accel,
+            self.model,
+            self.comp.tokenizer,
+            self.run_dir,
+            step=self.step,
+            wall_s=self._wall(),
+            keep=self.cfg.train.keep_checkpoints,
+        )
 
     def _check_replicas_agree(self) -> None:
         """Every process must hold the same weights (gradients are averaged explicitly)."""
@@ -517,25 +374,8 @@ class Trainer:
             )
 
     def _resume(self) -> None:
-        ckpts = sorted((self.run_dir / "checkpoints").glob("step_?????"))
-        if not ckpts:
-            raise FileNotFoundError(
-                f"--resume: no checkpoint in {self.run_dir / 'checkpoints'}; start without --resume"
-            )
-        last = ckpts[-1]
-        self.accel.load_state(str(last))
-        state = json.loads((last / "trainer_state.json").read_text())
-        self.step = int(state["step"])
-        self.t_offset = float(state["wall_s"])
-        # drop metrics logged after the checkpoint (the killed segment will be redone)
-        mfile = self.run_dir / "metrics.jsonl"
-        if self.accel.is_main_process and mfile.exists():
-            keep = [
-                ln
-                for ln in mfile.read_text().splitlines()
-                if ln and json.loads(ln)["step"] <= self.step
-            ]
-            mfile.write_text("".join(ln + "\n" for ln in keep))
+        self.step, self.t_offset, last = load_checkpoint(self.accel, self.run_dir)
+        self.metrics.truncate_after(self.step)  # the killed segment will be redone
         if self.cfg.policy.kind == "vllm":
             self.policy.sync_weights(self.accel.unwrap_model(self.model))
         self.console.print(f"resumed {self.run_dir} at step {self.step} from {last.name}")
@@ -546,28 +386,20 @@ class Trainer:
         return self.t_offset + time.monotonic() - self.t_start
 
     def log(self, row: dict[str, Any]) -> None:
-        row = {**row, "time_s": round(self._wall(), 3)}
-        if not self.accel.is_main_process:
-            return
-        with (self.run_dir / "metrics.jsonl").open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        if self.cfg.tensorboard:
-            if self._tb is None:
-                try:
-                    from torch.utils.tensorboard import SummaryWriter
-
-                    self._tb = SummaryWriter(str(self.run_dir / "tb"))
-                except ImportError:
-                    self._tb = False
-            if self._tb:
-                for k, v in row.items():
-                    if isinstance(v, int | float) and k not in ("step",):
-                        self._tb.add_scalar(f"{row['kind']}/{k}", v, row["step"])
-                self._tb.flush()
+        self.metrics.write({**row, "time_s": round(self._wall(), 3)})
 
     # -- the loop ----------------------------------------------------------------------------
 
     def train(self) -> dict[str, Any]:
+        """Run to ``train.steps``; run-scoped resources (a browser, a game cache) live as long as
+        this call and are closed when it ends, also on error or Ctrl-C."""
+        with run_scope(f"train {self.run_dir.name}"):
+            try:
+                return self._train()
+            finally:
+                self.metrics.close()
+
+    def _train(self) -> dict[str, Any]:
         cfg = self.cfg
         name = self.run_dir.name
         if self.step == 0:
@@ -575,7 +407,7 @@ class Trainer:
                 self._log_evals()
             self.log(self.diagnostic())
         last_train: dict[str, Any] = {}
-        progress = _progress(self.console, enabled=cfg.progress)
+        progress = make_progress(self.console, enabled=cfg.progress)
         with progress:
             task = progress.add_task(name, total=cfg.train.steps, completed=self.step, info="")
             while self.step < cfg.train.steps:
@@ -585,7 +417,7 @@ class Trainer:
                 if self.step % cfg.diagnostic.every == 0 or self.step == cfg.train.steps:
                     d = self.diagnostic()
                     self.log(d)
-                    row["env_ce_heldout"] = d.get(f"env_ce/{self.domain}")
+                    row["env_ce_heldout"] = d.get(f"env_ce/{self.comp.domain}")
                 if cfg.objective.mode != "sft" and (
                     self.step % cfg.eval.every == 0 or self.step == cfg.train.steps
                 ):
@@ -593,101 +425,8 @@ class Trainer:
                     row["pass@1"] = ev["pass@1"]
                 if self.step % cfg.train.checkpoint_every == 0 or self.step == cfg.train.steps:
                     self.save_checkpoint()
-                info = _fmt_row(row)
+                info = fmt_row(row)
                 progress.update(task, completed=self.step, info=info)
                 if not getattr(self.console, "is_terminal", False):
                     self.console.print(f"{name} step {self.step}/{cfg.train.steps} {info}")
-        if self._tb:
-            self._tb.close()
         return last_train
-
-
-def _fmt_row(row: dict[str, Any]) -> str:
-    parts = []
-    for key, label in (
-        ("reward_mean", "reward"),
-        ("loss", "loss"),
-        ("env_ce", "env-CE"),
-        ("env_ce_heldout", "held-out env-CE"),
-        ("pass@1", "pass@1"),
-        ("tokens_per_s", "tok/s"),
-    ):
-        v = row.get(key)
-        if isinstance(v, int | float):
-            parts.append(f"{label} {v:.3g}" if key != "tokens_per_s" else f"{label} {v:.0f}")
-    return "  ".join(parts)
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=False, highlight=False, soft_wrap=True)
-
-
-def _progress(console: Any, *, enabled: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=console,
-        disable=not enabled or not getattr(console, "is_terminal", False),
-        transient=False,
-    )
-
-
-# -- CLI ---------------------------------------------------------------------------------------
-
-
-def _split_args(recipe: str | None, overrides: list[str]) -> tuple[str | None, list[str]]:
-    if recipe is not None and "=" in recipe and not recipe.endswith((".yaml", ".yml")):
-        return None, [recipe, *overrides]
-    return recipe, overrides
-
-
-def cli_train(argv: list[str]) -> int:
-    """``envlearn train RECIPE [key=value ...] [--resume]``."""
-    from envlearn.config import ConfigError
-
-    p = argparse.ArgumentParser(prog="envlearn train", description="train a recipe")
-    p.add_argument("recipe", nargs="?", help="recipe YAML (see recipes/)")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.steps=20")
-    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
-    args = p.parse_intermixed_args(argv)
-    recipe, overrides = _split_args(args.recipe, args.overrides)
-    try:
-        cfg = load_config(recipe, overrides)
-    except ConfigError as e:
-        print(f"envlearn train: {e}", file=sys.stderr)
-        return 2
-    try:
-        trainer = Trainer(cfg, resume=args.resume)
-    except (FileExistsError, FileNotFoundError, ValueError) as e:
-        print(f"envlearn train: {e}", file=sys.stderr)
-        return 2
-    last = trainer.train()
-    print(f"done: {cfg.run_dir} step {trainer.step}  {_fmt_row(last)}")
-    return 0
-
-
-def cli_eval(argv: list[str]) -> int:
-    """``envlearn eval RECIPE [key=value ...] [--checkpoint DIR]``: pass@k on held-out tasks."""
-    p = argparse.ArgumentParser(prog="envlearn eval", description="evaluate a model")
-    p.add_argument("recipe", nargs="?")
-    p.add_argument("overrides", nargs="*")
-    p.add_argument("--checkpoint", default=None, help="a model dir (RUN_DIR/model)")
-    args = p.parse_intermixed_args(argv)
-    recipe, overrides = _split_args(args.recipe, args.overrides)
-    if args.checkpoint:
-        overrides.append(f"model.init_from={args.checkpoint}")
-    cfg = load_config(recipe, overrides)
-    cfg.run_dir = str(Path(cfg.run_dir) / "eval")
-    shutil.rmtree(cfg.run_dir, ignore_errors=True)
-    trainer = Trainer(cfg)
-    ev = trainer.evaluate()
-    diag = trainer.diagnostic()
-    print(json.dumps({**ev, **{k: v for k, v in diag.items() if k.startswith("env_ce")}}, indent=1))
-    return 0

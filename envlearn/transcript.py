@@ -14,17 +14,12 @@ either mask.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import torch
-
-if TYPE_CHECKING:  # pragma: no cover
-    from envlearn.objective import Batch
-
-__all__ = ["Source", "Transcript", "collate"]
+__all__ = ["Source", "Transcript"]
 
 
 class Source(IntEnum):
@@ -137,86 +132,3 @@ class Transcript:
             messages=[dict(m) for m in d.get("messages", [])],
             n_actions=int(d.get("n_actions", 0)),
         )
-
-
-def collate(
-    transcripts: Sequence[Transcript],
-    advantages: Sequence[float] | torch.Tensor,
-    *,
-    pad_id: int,
-    channel_weights: Mapping[str, float] | None = None,
-    channel_names: Iterable[str] | None = None,
-    use_sampler_logprobs: bool = False,
-    max_len: int | None = None,
-) -> Batch:
-    """Right-pad transcripts into an :class:`envlearn.objective.Batch`.
-
-    ``use_sampler_logprobs`` puts the policy's sampling log-probs in ``old_logprobs`` (needed
-    when the sampler's weights lag the trainer's, e.g. vLLM); otherwise the objective uses the
-    detached current log-probs (on-policy).  ``max_len`` truncates from the right.
-    """
-    from envlearn.objective import Batch
-
-    if len(transcripts) == 0:
-        raise ValueError("collate() needs at least one transcript")
-    adv = torch.as_tensor(advantages, dtype=torch.float32).reshape(-1)
-    if adv.numel() != len(transcripts):
-        raise ValueError(f"{adv.numel()} advantages for {len(transcripts)} transcripts")
-    names = sorted(
-        set(channel_names or ())
-        | {
-            c
-            for tr in transcripts
-            for c, m in zip(tr.channels, tr.env_mask(), strict=True)
-            if m and c
-        }
-    )
-    index = {c: i for i, c in enumerate(names)}
-    T = max(len(tr) for tr in transcripts)
-    if max_len is not None:
-        T = min(T, max_len)
-    B = len(transcripts)
-    input_ids = torch.full((B, T), pad_id, dtype=torch.long)
-    attention = torch.zeros((B, T), dtype=torch.long)
-    action = torch.zeros((B, T), dtype=torch.bool)
-    env = torch.zeros((B, T), dtype=torch.bool)
-    weight = torch.zeros((B, T), dtype=torch.float32)
-    chan = torch.full((B, T), -1, dtype=torch.long)
-    old = torch.zeros((B, T), dtype=torch.float32) if use_sampler_logprobs else None
-    for b, tr in enumerate(transcripts):
-        n = min(len(tr), T)
-        input_ids[b, :n] = torch.tensor(tr.token_ids[:n], dtype=torch.long)
-        attention[b, :n] = 1
-        action[b, :n] = torch.tensor(tr.action_mask()[:n], dtype=torch.bool)
-        em = tr.env_mask()[:n]
-        env[b, :n] = torch.tensor(em, dtype=torch.bool)
-        weight[b, :n] = torch.tensor(tr.env_weight(channel_weights)[:n], dtype=torch.float32)
-        chan[b, :n] = torch.tensor(
-            [index[c] if m and c else -1 for m, c in zip(em, tr.channels[:n], strict=True)],
-            dtype=torch.long,
-        )
-        if old is not None:
-            lps = tr.logprobs[:n]
-            missing = [
-                i
-                for i, (a, lp) in enumerate(zip(tr.action_mask()[:n], lps, strict=True))
-                if a and lp is None
-            ]
-            if missing:
-                raise ValueError(
-                    f"transcript {b} has action tokens without sampling log-probs (first at "
-                    f"{missing[0]}); use a policy that returns log-probs or use_sampler_logprobs=False"
-                )
-            old[b, :n] = torch.tensor([lp if lp is not None else 0.0 for lp in lps])
-    return Batch(
-        input_ids=input_ids,
-        attention_mask=attention,
-        action_mask=action,
-        env_mask=env,
-        env_weight=weight,
-        channel_ids=chan,
-        channel_names=names,
-        advantages=adv,
-        old_logprobs=old,
-        ref_logprobs=None,
-    )

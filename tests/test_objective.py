@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from envlearn.batch import Batch
 from envlearn.models import tiny_model
 from envlearn.objective import (
-    Batch,
     ChunkedLinearLogprob,
     ObjectiveConfig,
     TokenLogprobModule,

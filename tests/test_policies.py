@@ -20,10 +20,8 @@ from envlearn.policies import (
     Generation,
     HFPolicy,
     OpenAICompatiblePolicy,
-    Policy,
     PolicyError,
     SamplingParams,
-    make_policy,
 )
 from envlearn.policies.base import finish, prompt_seed, validate_prompts
 from envlearn.policies.openai import completions_url, parse_token
@@ -219,19 +217,6 @@ def test_hf_rejects_bad_prompts(policy):
     assert policy.generate([], params) == []
 
 
-@pytest.mark.unit
-def test_make_policy_builds_each_kind(model, tokenizer):
-    hf = make_policy("hf", model=model, tokenizer="tiny")
-    assert isinstance(hf, HFPolicy) and isinstance(hf, Policy)
-    assert hf.pad_token_id == tokenizer.pad_token_id
-    oa = make_policy("openai", base_url="http://127.0.0.1:1/v1", model="m")
-    assert isinstance(oa, OpenAICompatiblePolicy) and oa.url == "http://127.0.0.1:1/v1/completions"
-    with pytest.raises(ValueError, match="choose one of hf, openai, vllm"):
-        make_policy("llamacpp")
-    with pytest.raises(ValueError, match="needs model="):
-        make_policy("hf")
-
-
 # ------------------------------------------------------------------ OpenAI-compatible server
 
 
@@ -413,8 +398,6 @@ def test_vllm_missing_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
     with pytest.raises(ImportError, match=r"pip install envlearn\[vllm\].*CUDA GPU"):
         VLLMPolicy("some/model")
-    with pytest.raises(ImportError, match=r"envlearn\[vllm\]"):
-        make_policy("vllm", model_path="some/model")
 
 
 @pytest.mark.unit

@@ -9,10 +9,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from envlearn.batch import collate
 from envlearn.channels import Observation, Part
 from envlearn.models import load_tokenizer
 from envlearn.render import ChatRenderer, PrefixBroken, TemplateError
-from envlearn.transcript import Source, Transcript, collate
+from envlearn.transcript import Source, Transcript
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,75 @@
+"""Checkpoints: model, optimizer, scheduler, RNG states and data position, written atomically.
+
+A checkpoint is ``RUN_DIR/checkpoints/step_NNNNN`` (accelerate state + ``model/`` +
+``trainer_state.json``), written to ``step_NNNNN.tmp`` and renamed into place, so a run killed
+mid-write keeps its previous checkpoint.  ``RUN_DIR/model`` is a copy of the latest model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+__all__ = ["checkpoint_dir", "latest_checkpoint", "load_checkpoint", "save_checkpoint"]
+
+
+def checkpoint_dir(run_dir: Path, step: int) -> Path:
+    return run_dir / "checkpoints" / f"step_{step:05d}"
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    ckpts = sorted((run_dir / "checkpoints").glob("step_?????"))
+    return ckpts[-1] if ckpts else None
+
+
+def save_checkpoint(
+    accel: Any,
+    model: Any,
+    tokenizer: Any,
+    run_dir: Path,
+    *,
+    step: int,
+    wall_s: float,
+    keep: int,
+) -> Path:
+    """Write the checkpoint of ``step`` (every process calls this; the main one writes files)."""
+    final = checkpoint_dir(run_dir, step)
+    tmp = final.with_name(final.name + ".tmp")
+    if accel.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    accel.wait_for_everyone()
+    accel.save_state(str(tmp), safe_serialization=False)
+    if accel.is_main_process:
+        unwrapped = accel.unwrap_model(model)
+        unwrapped.save_pretrained(tmp / "model", safe_serialization=False)
+        tokenizer.save_pretrained(tmp / "model")
+        (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "wall_s": wall_s}))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        ckpts = sorted((run_dir / "checkpoints").glob("step_?????"))
+        for old in ckpts[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+        latest = run_dir / "model"
+        tmp_latest = run_dir / "model.tmp"
+        shutil.rmtree(tmp_latest, ignore_errors=True)
+        shutil.copytree(final / "model", tmp_latest)
+        shutil.rmtree(latest, ignore_errors=True)
+        os.replace(tmp_latest, latest)
+    accel.wait_for_everyone()
+    return final
+
+
+def load_checkpoint(accel: Any, run_dir: Path) -> tuple[int, float, Path]:
+    """Load the latest checkpoint into ``accel``'s registered objects: (step, wall_s, path)."""
+    last = latest_checkpoint(run_dir)
+    if last is None:
+        raise FileNotFoundError(
+            f"--resume: no checkpoint in {run_dir / 'checkpoints'}; start without --resume"
+        )
+    accel.load_state(str(last))
+    state = json.loads((last / "trainer_state.json").read_text())
+    return int(state["step"]), float(state["wall_s"]), last
