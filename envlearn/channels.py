@@ -14,10 +14,9 @@ Each part names its ``channel`` (``stdout``, ``http_body``, ``narration``, ...) 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -171,11 +170,18 @@ class EpisodeError(RuntimeError):
 
 @runtime_checkable
 class Adapter(Protocol):
-    """One environment episode at a time.  Instances are not shared between threads.
+    """One environment episode at a time, driven from one thread.
 
     Lifecycle: ``reset(task, seed=...)`` → ``step(action_text)``... until ``Observation.done`` or
     the turn budget → ``score()`` → ``close()`` (idempotent).  ``reset`` may be called again to
     start a new episode on the same instance.
+
+    Thread affinity: the rollout engine builds each episode's adapter, and calls its ``reset``,
+    ``step``, ``score`` and ``close``, on one dedicated thread for the episode's whole life, so
+    thread-bound objects (Playwright's sync API, a debugger binding) made in ``reset`` can be
+    used in ``step``.  Different episodes run on different threads at once: instances share no
+    mutable state.  There are no async variants: an adapter built on asyncio runs its own loop
+    (or submits to a run-scoped one) inside these methods.
     """
 
     name: ClassVar[str]
@@ -186,30 +192,28 @@ class Adapter(Protocol):
         """The system message: what the environment is and how to write an action."""
         ...
 
-    def reset(self, task: Task, *, seed: int | None = None) -> Observation: ...
+    def reset(self, task: Task, *, seed: int | None = None) -> Observation:
+        """Start an episode of ``task`` (all randomness drawn from ``seed``)."""
+        ...
 
-    def step(self, action_text: str) -> Observation: ...
+    def step(self, action_text: str) -> Observation:
+        """Act on the model's reply; a malformed reply gets a notice, never an exception."""
+        ...
 
     def score(self) -> float:
         """Run the task's verifier on the current state: reward in [0, 1]."""
         ...
 
-    def close(self) -> None: ...
-
-    async def areset(self, task: Task, *, seed: int | None = None) -> Observation: ...
-
-    async def astep(self, action_text: str) -> Observation: ...
-
-    async def ascore(self) -> float: ...
-
-    async def aclose(self) -> None: ...
+    def close(self) -> None:
+        """Release everything the episode holds (processes reaped); safe to call twice."""
+        ...
 
 
 class BaseAdapter:
-    """Convenience base: async variants run the sync methods in a worker thread.
+    """Convenience base: the class attributes' defaults and a context manager that closes.
 
     Subclasses set ``name``, ``channels`` and implement ``system_prompt``, ``reset``, ``step``,
-    ``score`` and ``close``.  Adapters built on asyncio natively override the ``a*`` methods.
+    ``score`` and ``close``.
     """
 
     name: ClassVar[str] = ""
@@ -231,19 +235,7 @@ class BaseAdapter:
     def close(self) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    async def areset(self, task: Task, *, seed: int | None = None) -> Observation:
-        return await asyncio.to_thread(self.reset, task, seed=seed)
-
-    async def astep(self, action_text: str) -> Observation:
-        return await asyncio.to_thread(self.step, action_text)
-
-    async def ascore(self) -> float:
-        return await asyncio.to_thread(self.score)
-
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self.close)
-
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from envlearn.channels import Adapter, Task
-from envlearn.testing.check import CHECKS, Subject, run_check
+from envlearn.testing.checks import CHECKS
+from envlearn.testing.runner import run_check
+from envlearn.testing.subject import Subject
 
 __all__ = ["adapter_conformance_tests", "run_check_for_pytest"]
 

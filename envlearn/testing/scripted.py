@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from envlearn.channels import Adapter, Observation, Task
+from envlearn.channels import Adapter, Task
+from envlearn.episode import EpisodeRecord, play, replay
 
 __all__ = ["Episode", "ScriptedPolicy", "ScriptedTokenPolicy"]
 
-
-@dataclass
-class Episode:
-    """What one scripted episode produced: the actions sent, every observation, the final score."""
-
-    task: Task
-    actions: list[str] = field(default_factory=list)
-    observations: list[Observation] = field(default_factory=list)
-    score: float = 0.0
-
-    @property
-    def done(self) -> bool:
-        """Whether the environment ended the episode (rather than the script or turn budget)."""
-        return bool(self.observations) and self.observations[-1].done
-
-    @property
-    def text(self) -> str:
-        """Every observation's text, in order: handy in assertion messages."""
-        return "".join(o.text for o in self.observations)
+Episode = EpisodeRecord
+"""What one scripted episode produced (``actions``, ``observations``, ``score``, ``done``,
+``text``): an :class:`envlearn.episode.EpisodeRecord`."""
 
 
 def _task_id(task: Task | str | None) -> str | None:
@@ -99,19 +83,9 @@ class ScriptedPolicy:
         seed: int | None = None,
         max_turns: int | None = None,
     ) -> Episode:
-        """Run one episode: reset, send the script until ``done`` or the turn budget, then score."""
-        budget = task.max_turns if max_turns is None else max_turns
-        ep = Episode(task=task)
-        obs = adapter.reset(task, seed=seed)
-        ep.observations.append(obs)
-        for action in self.actions_for(task)[:budget]:
-            if obs.done:
-                break
-            obs = adapter.step(action)
-            ep.actions.append(action)
-            ep.observations.append(obs)
-        ep.score = float(adapter.score())
-        return ep
+        """Run one episode through :func:`envlearn.episode.play`: reset, send the script until
+        ``done``, the script's end or the turn budget (default ``task.max_turns``), then score."""
+        return play(adapter, task, replay(self.actions_for(task)), seed=seed, max_turns=max_turns)
 
     def as_token_ids(self, tokenizer: Any, *, add_eos: bool = True) -> ScriptedTokenPolicy:
         """The same scripts as token ids (each action ends with the tokenizer's eos, as sampled)."""

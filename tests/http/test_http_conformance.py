@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from envlearn.channels import Adapter, Observation, Part
@@ -56,21 +54,6 @@ def test_http_adapter_conformance_smoke() -> None:
     adapter.close()
     with pytest.raises(RuntimeError):
         adapter.reset(task)
-
-
-def test_http_adapter_async_variants() -> None:
-    task = load_tasks("http", "heldout")[0]
-
-    async def run() -> float:
-        adapter = make_adapter("http")
-        await adapter.areset(task)
-        for action in task.oracle or []:
-            await adapter.astep(action)
-        score = await adapter.ascore()
-        await adapter.aclose()
-        return score
-
-    assert asyncio.run(run()) == 1.0
 
 
 def test_bad_task_data_and_options_fail_with_a_clear_error() -> None:

@@ -5,7 +5,6 @@ Runs in about 15 s on 2 cores.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections.abc import Callable
@@ -411,17 +410,6 @@ def test_session_outlives_the_thread_that_started_it(
     t.join()
     assert not t.is_alive()
     assert_usable(a)  # --die-with-parent is tied to the spawning thread: it must not be this one
-
-
-@pytest.mark.integration
-def test_async_variants(term: TerminalAdapter) -> None:
-    async def go() -> str:
-        await term.areset(EMPTY)
-        obs = await term.astep("```\necho async\n```")
-        await term.aclose()
-        return obs.content_text("stdout")
-
-    assert asyncio.run(go()) == "async\n"
 
 
 @pytest.mark.integration
