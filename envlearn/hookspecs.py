@@ -3,7 +3,8 @@
 Every hook takes a ``register`` callback and calls it, rather than returning values (the
 pattern of simonw/llm): a plugin can register any number of things, and the signature of
 ``register`` can grow keyword arguments without breaking plugins.  Built-in adapters are
-registered through these same hooks.
+registered through these same hooks.  The hooks are the functions below marked ``@hookspec``
+(``tests/test_docs.py`` finds them that way and holds ``docs/plugins.md`` to them).
 """
 
 from __future__ import annotations
@@ -43,6 +44,3 @@ def register_commands(register: Callable[..., None]) -> None:
     :param register: ``main(argv: list[str]) -> int`` parses its own arguments (argparse) and
         returns an exit code.  Use it for domain tools, e.g. a task importer.
     """
-
-
-HOOK_NAMES: tuple[str, ...] = ("register_adapters", "register_task_suites", "register_commands")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from envlearn.builtins.toy import GuessNumber
 from envlearn.channels import Adapter, ChannelSpec, Observation, Part, Task, content, notice
 from envlearn.hookspecs import hookimpl
 from envlearn.plugins import (
@@ -91,5 +92,55 @@ def test_duplicate_and_mismatched_registrations_are_caught():
             get_adapters()
         with pytest.raises(PluginError, match="names adapter 'other'.*registered for 'dup'"):
             load_tasks("bad")
+    finally:
+        reset_plugin_manager()
+
+
+class _Counting:
+    """A plugin counting how often its hooks run and its suite loads."""
+
+    def __init__(self) -> None:
+        self.hook_calls = 0
+        self.loads = 0
+
+    @hookimpl
+    def register_adapters(self, register):
+        self.hook_calls += 1
+        register("counted", GuessNumber)
+
+    @hookimpl
+    def register_task_suites(self, register):
+        def load() -> list[Task]:
+            self.loads += 1
+            return [Task(id="c1", adapter="counted", instruction="i", split="heldout")]
+
+        register("counted", load, adapter="counted")
+
+
+class _Other:
+    @hookimpl
+    def register_adapters(self, register):
+        register("other", GuessNumber)
+
+
+def test_registry_is_built_once_and_suites_load_once():
+    reset_plugin_manager()
+    counting = _Counting()
+    try:
+        get_plugin_manager().register(counting, name="counting")
+        for _ in range(3):
+            assert isinstance(make_adapter("counted"), GuessNumber)
+            get_adapters().pop("counted")  # a copy: the registry is not changed
+            assert [t.id for t in load_tasks("counted")] == ["c1"]
+            assert load_tasks("counted", "train") == []
+        assert (counting.hook_calls, counting.loads) == (1, 1)
+        # a plugin registered in-process is seen: the registry is built again
+        get_plugin_manager().register(_Other(), name="other")
+        assert "other" in get_adapters() and counting.hook_calls == 2
+        get_plugin_manager().unregister(name="other")
+        assert "other" not in get_adapters() and counting.hook_calls == 3
+        # reset_plugin_manager() forgets everything: a new manager, a new registry
+        reset_plugin_manager()
+        assert "counted" not in get_adapters()
     finally:
         reset_plugin_manager()
