@@ -68,3 +68,10 @@ def test_bad_task_data_and_options_fail_with_a_clear_error() -> None:
     adapter.close()
     with pytest.raises(ValueError, match="timeout_s must be a positive number"):
         make_adapter("http", timeout_s=0)
+    both = task.model_copy(update={"data": {**task.data, "base_url": "http://127.0.0.1:9"}})
+    with pytest.raises(ValueError) as e:
+        make_adapter("http").reset(both)
+    assert str(e.value) == (
+        f"task {task.id}: set either data['service'] (a service the adapter starts) or "
+        "data['base_url'] (an existing service), not both"
+    )

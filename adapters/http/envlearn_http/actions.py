@@ -11,8 +11,11 @@
 The first line is ``METHOD TARGET`` (an optional ``HTTP/1.1`` after it is ignored); ``TARGET`` is
 a path with an optional query string.  Header lines ``Name: value`` follow; a blank line then
 starts the body.  A line starting with ``{`` or ``[`` in the header section also starts the body.
-A reply with the line ``TASK COMPLETE`` (outside code blocks) ends the episode; it may follow a
-request in the same reply.
+
+Which block is the action and whether the reply ends the episode is the core grammar's call
+(:mod:`envlearn.actions`): the first ```` ```http ```` block (or bare ```` ``` ```` block) is the
+request; the line ``TASK COMPLETE`` outside code blocks ends the episode, after the reply's
+request, if any, is sent.  This module only reads the request inside the chosen block.
 
 :func:`parse_action` never raises on model text: problems come back as
 :attr:`ParsedAction.error`, a message saying what is wrong and how to write it instead.
@@ -22,9 +25,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from envlearn.actions import parse_action as core_parse_action
 
 __all__ = [
     "METHODS",
@@ -40,12 +46,10 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_HEADERS = 50
 MAX_HEADER_VALUE = 8192
 
-_FENCE_RE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)[^\n]*\n", re.M)
-_CLOSE_RE = re.compile(r"^[ \t]*```[ \t]*$", re.M)
 _REQUEST_LINE_RE = re.compile(r"^([A-Za-z]+)[ \t]+(\S+)(?:[ \t]+HTTP/\d(?:\.\d)?)?[ \t]*$")
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_DONE_RE = re.compile(r"^[\s*_`#>.!-]*TASK COMPLETE[\s*_`.!]*$", re.M)
 _PATH_RE = re.compile(r"^/[\x21-\x7e]*$")
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 EXAMPLE = "```http\nGET /items?page=2\nAuthorization: Bearer <token>\n```"
 
@@ -75,32 +79,6 @@ class ParsedAction:
     complete: bool = False
     error: str | None = None
     extra_requests: int = 0
-
-
-def _code_blocks(text: str) -> tuple[list[tuple[str, str]], str]:
-    """(info string, block text) of each fenced block, and the text outside the blocks."""
-    blocks: list[tuple[str, str]] = []
-    outside: list[str] = []
-    pos = 0
-    while True:
-        m = _FENCE_RE.search(text, pos)
-        if m is None:
-            outside.append(text[pos:])
-            break
-        outside.append(text[pos : m.start()])
-        close = _CLOSE_RE.search(text, m.end())
-        block = text[m.end() : close.start() if close else len(text)]
-        if close is None:  # unclosed, or closed at the end of the last line ("GET /x```")
-            block = re.sub(r"```[ \t]*\Z", "", block.rstrip())
-        blocks.append((m.group(1).lower(), block))
-        pos = close.end() if close else len(text)
-    return blocks, "".join(outside)
-
-
-def _looks_like_request(block: str) -> bool:
-    first = next((ln for ln in block.splitlines() if ln.strip()), "")
-    m = _REQUEST_LINE_RE.match(first.strip())
-    return bool(m and m.group(1).upper() in METHODS)
 
 
 def parse_request(block: str, *, max_body_bytes: int) -> HttpRequest | str:
@@ -154,43 +132,50 @@ def parse_request(block: str, *, max_body_bytes: int) -> HttpRequest | str:
 
 
 def parse_action(text: str, *, max_body_bytes: int = 65536) -> ParsedAction:
-    """Read a reply: the first request block, extra blocks counted, and ``TASK COMPLETE``."""
-    blocks, outside = _code_blocks(text)
-    complete = bool(_DONE_RE.search(outside))
-    candidates = [
-        b for info, b in blocks if info == "http" or (not info and _looks_like_request(b))
-    ]
-    if not candidates:
-        other = [info for info, _ in blocks if info and info != "http"]
-        if other and not complete:
-            return ParsedAction(
-                complete=complete,
-                error=f"found a ```{other[0]} block, but requests go in a ```http block, e.g.\n"
-                + EXAMPLE,
-            )
-        return ParsedAction(complete=complete)
-    parsed = parse_request(candidates[0], max_body_bytes=max_body_bytes)
+    """Read a reply with the core grammar, then the chosen block as one HTTP request.
+
+    The core (:func:`envlearn.actions.parse_action`) picks the first ```` ```http ```` (or bare)
+    block and sees ``TASK COMPLETE``; this function only reads the block's request.
+    """
+    action = core_parse_action(text, languages={"http"}, bare=True, example=EXAMPLE)
+    if action.body is None:
+        if action.complete:
+            return ParsedAction(complete=True)
+        return ParsedAction(error=action.problem)
+    parsed = parse_request(action.body, max_body_bytes=max_body_bytes)
     if isinstance(parsed, str):
-        return ParsedAction(complete=complete, error=parsed)
-    return ParsedAction(request=parsed, complete=complete, extra_requests=len(candidates) - 1)
+        return ParsedAction(complete=action.complete, error=parsed)
+    return ParsedAction(
+        request=parsed, complete=action.complete, extra_requests=action.extra_blocks
+    )
 
 
 class Refused(ValueError):
     """A request the harness will not send (another host, port or scheme; a bad target)."""
 
 
-def resolve_target(target: str, *, port: int) -> str:
+def resolve_target(
+    target: str, *, port: int, hosts: Collection[str] = ("127.0.0.1", "localhost")
+) -> str:
     """The path+query to send for ``target``, or :class:`Refused` if it leaves the task's API.
 
-    Relative paths (``/items?x=1``) always stay on the base URL.  Absolute URLs are accepted
-    only for ``http://127.0.0.1:PORT`` or ``http://localhost:PORT`` with the task's own port.
+    Only the target's own scheme and authority decide where it points: a target starting with
+    one ``/`` is a path (whatever its query string holds, ``?next=http://x`` included) and
+    always stays on the base URL.  An absolute URL is accepted only as ``http://HOST:PORT/...``
+    with ``HOST`` one of ``hosts`` (the task's API) and the task's own ``port``.
     """
     if target.startswith("//"):
         raise Refused(
             f"{target[:80]!r} names another host; only this task's API can be reached: write a "
             "path such as /items"
         )
-    if "://" in target or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", target):
+    if not target.startswith("/"):
+        # only what comes before the query or fragment can be a scheme and authority
+        head = re.split(r"[?#]", target, maxsplit=1)[0]
+        if not _SCHEME_RE.match(head):
+            raise Refused(
+                f"the target {target[:80]!r} must start with '/', e.g. /{target.lstrip('./')[:40]}"
+            )
         try:
             u = urlsplit(target)
             u_port = u.port
@@ -205,16 +190,12 @@ def resolve_target(target: str, *, port: int) -> str:
             )
         if u.username is not None or u.password is not None:
             raise Refused("URLs with user:password@ are not allowed; send an Authorization header")
-        if (u.hostname or "") not in ("127.0.0.1", "localhost") or u_port != port:
+        if (u.hostname or "").lower() not in hosts or u_port != port:
             raise Refused(
                 f"{target[:80]!r} is outside this task's API; only the task's API can be "
                 "reached: write a path such as /items"
             )
         target = (u.path or "/") + (f"?{u.query}" if u.query else "")
-    elif not target.startswith("/"):
-        raise Refused(
-            f"the target {target[:80]!r} must start with '/', e.g. /{target.lstrip('./')[:40]}"
-        )
     target = target.split("#", 1)[0]
     if not _PATH_RE.match(target):
         raise Refused(
