@@ -65,6 +65,25 @@ def test_toy_adapter_is_an_adapter_and_plays():
     a.close()
 
 
+def test_toy_reads_replies_with_the_core_action_grammar():
+    a = make_adapter("toy")
+    task = load_tasks("toy", "train")[0]  # target 3 in 1..16
+    a.reset(task)
+    assert a.step("8").text == "8 is too high.\n"  # a bare reply is read whole
+    assert a.step("I'd say 1\n```\n2\n```\nor 9").text == "2 is too low.\n"  # first block
+    unclosed = a.step("```\n5")
+    assert [p.kind for p in unclosed.parts] == ["notice"] and "not closed" in unclosed.text
+    assert a.step("no number here").text == "Reply with one integer, e.g. 42.\n"
+    gave_up = a.step("```\n4\n```\nTASK COMPLETE")  # the guess runs, then the episode ends
+    assert gave_up.text == "4 is too high.\nGame over: the number was not found.\n"
+    assert gave_up.done and [p.kind for p in gave_up.parts] == ["content", "notice"]
+    assert a.score() == 0.0
+    a.reset(task)
+    won = a.step("```\n3\n```\n**TASK COMPLETE**")
+    assert won.text == "3 is correct!\n" and won.done and a.score() == 1.0
+    a.close()
+
+
 def test_registry_errors_name_the_problem():
     with pytest.raises(PluginError, match="unknown adapter 'nope'.*registered: .*toy"):
         make_adapter("nope")

@@ -3,6 +3,7 @@ to fix; a conforming adapter passes every check.  Runtime: about 3 s (2-core CI)
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import threading
 import uuid
@@ -22,12 +23,16 @@ from envlearn.testing import (
     CheckFailed,
     CheckReport,
     CheckSkipped,
+    ThreadAffinityError,
+    ThreadBoundAdapter,
     check_adapter,
     check_close,
     check_determinism,
     check_oracle,
+    check_thread_affinity,
 )
-from envlearn.testing.check import cli_check
+from envlearn.testing.runner import cli_check
+from envlearn.testing.threads import run_on_new_thread
 
 TASKS = toy_tasks()[:3]
 
@@ -271,8 +276,13 @@ class NoticeTextAsContent(GuessNumber):
 def test_notice_text_emitted_as_content_is_caught() -> None:
     msg = failed(check_adapter(NoticeTextAsContent, tasks=TASKS), "check_notices_marked")
     assert (
-        "step(<empty string>) on task 'guess-16-00' (and 5 more): content part on channel "
+        "step(<empty string>) on task 'guess-16-00' (and 4 more): content part on channel "
         "'feedback' holds a format hint: 'Reply with one integer, e.g. 42.'"
+    ) in msg
+    # the core grammar's problems (envlearn.actions) are harness text too
+    assert (
+        "step(<unclosed quotes and markup>) on task 'guess-16-00': content part on channel "
+        "'feedback' holds a format hint: 'Your code block is not closed (no ``` line after it), "
     ) in msg
     assert "as its own notice part (notice('Reply with ...')" in msg
 
@@ -392,6 +402,98 @@ def test_tasks_of_another_adapter_are_caught() -> None:
     assert "task 'guess-16-00' names adapter 'toy'" in failed(report, "check_tasks")
 
 
+# --- thread affinity ---------------------------------------------------------------------------
+
+
+class CountingToy(GuessNumber):
+    steps: ClassVar[int] = 0
+
+    def step(self, action_text: str) -> Observation:
+        CountingToy.steps += 1
+        return super().step(action_text)
+
+
+@pytest.mark.unit
+def test_a_call_from_another_thread_is_refused_before_it_reaches_the_adapter() -> None:
+    CountingToy.steps = 0
+    bound = ThreadBoundAdapter(CountingToy())
+    bound.reset(TASKS[0], seed=0)  # the building thread: fine
+    with pytest.raises(ThreadAffinityError) as info:
+        run_on_new_thread(lambda: bound.step("8"), name="intruder")
+    assert "toy.step() called from thread 'intruder'" in str(info.value)
+    assert f"built on thread {threading.current_thread().name!r}" in str(info.value)
+    assert CountingToy.steps == 0
+    assert [(c.method, c.thread_name) for c in bound.foreign_calls] == [("step", "intruder")]
+    assert bound.step("8").text == "8 is too high.\n" and CountingToy.steps == 1
+    bound.close()
+    assert bound.closed  # other attributes are the inner adapter's
+
+
+@pytest.mark.unit
+def test_every_check_keeps_each_adapter_on_the_thread_that_built_it() -> None:
+    report = check_adapter(ThreadBoundAdapter.factory(GuessNumber), tasks=TASKS)
+    assert report.ok and len(report.passed) == len(CHECKS), str(report)
+    assert "all on the thread that built the adapter" in report["check_thread_affinity"].message
+
+
+@pytest.mark.unit
+def test_a_factory_handing_out_adapters_built_elsewhere_is_caught() -> None:
+    def pooled() -> ThreadBoundAdapter:  # a pre-warmed pool: built on another thread
+        return run_on_new_thread(lambda: ThreadBoundAdapter(GuessNumber()), name="warm-up")
+
+    pooled.name = "toy"  # type: ignore[attr-defined]
+    with pytest.raises(CheckFailed) as info:
+        check_thread_affinity(pooled, tasks=TASKS)
+    here = threading.current_thread().name  # the check ran on this thread (no timeout thread)
+    assert f"toy.reset() called from thread {here!r}" in info.value.problem
+    assert "but the adapter was built on thread 'warm-up'" in info.value.problem
+    assert "build the adapter inside the factory call, on the calling thread" in info.value.fix
+
+
+class NeedsMainThread(GuessNumber):
+    def reset(self, task: Task, *, seed: int | None = None) -> Observation:
+        # arms a timeout the main-thread-only way (re-installing the current SIGALRM handler)
+        signal.signal(signal.SIGALRM, signal.getsignal(signal.SIGALRM))
+        return super().reset(task, seed=seed)
+
+
+@pytest.mark.unit
+def test_an_adapter_that_only_works_on_the_main_thread_is_caught() -> None:
+    assert threading.current_thread() is threading.main_thread()
+    report = check_adapter(NeedsMainThread, tasks=TASKS, only=["thread_affinity"], timeout_s=None)
+    msg = failed(report, "check_thread_affinity")
+    assert "on a thread of its own: reset(task 'guess-16-00', seed=0) raised ValueError" in msg
+    assert "signal only works in main thread" in msg
+    assert "no signal handlers or alarms" in msg
+
+
+class _BoundPlugin:
+    @hookimpl
+    def register_adapters(self, register: Any) -> None:
+        register("bound_toy", ThreadBoundAdapter.factory(GuessNumber), description="for tests")
+
+    @hookimpl
+    def register_task_suites(self, register: Any) -> None:
+        def load() -> list[Task]:
+            return [t.model_copy(update={"adapter": "bound_toy"}) for t in toy_tasks()[:3]]
+
+        register("bound_toy", load, adapter="bound_toy")
+
+
+@pytest.mark.unit
+def test_envlearn_check_passes_with_a_thread_bound_adapter(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pm = get_plugin_manager()
+    pm.register(_BoundPlugin(), name="test-bound-toy")
+    try:
+        assert cli_check(["bound_toy"]) == 0
+    finally:
+        pm.unregister(name="test-bound-toy")
+    out = capsys.readouterr().out
+    assert "✓ check_thread_affinity" in out and f"{len(CHECKS)} passed, 0 failed" in out
+
+
 # --- the report and the single-check API -------------------------------------------------------
 
 
@@ -433,6 +535,8 @@ def test_unknown_check_name_is_a_clear_error() -> None:
         "Invalid action: expected a JSON object",
         "Format: one command per line",
         "Your reply must be a single SQL statement",
+        "Your reply has no code block, so nothing ran.",
+        "Put your action in one fenced code block, for example:",
     ],
 )
 def test_harness_markers_are_recognised(text: str) -> None:

@@ -4,6 +4,11 @@ The model writes a number; the environment answers on channel ``feedback`` with 
 low.\\n"``, ``"N is too high.\\n"`` or ``"N is correct!\\n"``.  A reply with no number gets a
 ``notice`` (never an exception).  The episode ends on the correct guess; the verifier scores 1.0
 for a win and 0.0 otherwise.  Fully deterministic: the target is part of the task.
+
+Replies are read with the core grammar (:func:`envlearn.actions.parse_action`): the guess is the
+first number of the first fenced block; a reply with no block at all is read whole (the game is
+simple enough that a bare ``42`` is a guess); the ``TASK COMPLETE`` line ends the episode, after
+the guess in the same reply.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from envlearn.actions import fenced_blocks, parse_action
 from envlearn.channels import (
     BaseAdapter,
     ChannelSpec,
     Observation,
+    Part,
     Task,
     content,
     notice,
@@ -61,17 +68,32 @@ class GuessNumber(BaseAdapter):
             raise RuntimeError("step() before reset(): call reset(task) first")
         if self._done:
             raise RuntimeError("step() after the episode ended: call reset(task) for a new one")
-        m = NUMBER_RE.search(action_text)
+        action = parse_action(action_text)
+        if action.body is not None:
+            text = action.body
+        elif action.problem is not None and fenced_blocks(action_text):
+            return self._after(action.complete, notice(action.problem + "\n"))  # a broken block
+        else:
+            text = action_text  # no block: the whole reply is the guess
+        m = NUMBER_RE.search(text)
         if m is None:
-            return Observation(parts=[notice("Reply with one integer, e.g. 42.\n")])
+            return self._after(action.complete, notice("Reply with one integer, e.g. 42.\n"))
         guess = int(m.group())
-        if guess < self._target:
-            return Observation(parts=[content("feedback", f"{guess} is too low.\n")])
-        if guess > self._target:
-            return Observation(parts=[content("feedback", f"{guess} is too high.\n")])
-        self._won = self._done = True
+        if guess == self._target:
+            self._won = self._done = True
+            return Observation(
+                parts=[content("feedback", f"{guess} is correct!\n")], done=True, reward=1.0
+            )
+        side = "low" if guess < self._target else "high"
+        return self._after(action.complete, content("feedback", f"{guess} is too {side}.\n"))
+
+    def _after(self, complete: bool, part: Part) -> Observation:
+        """The observation of a reply that did not win; ``TASK COMPLETE`` gives up (scored 0)."""
+        if not complete:
+            return Observation(parts=[part])
+        self._done = True
         return Observation(
-            parts=[content("feedback", f"{guess} is correct!\n")], done=True, reward=1.0
+            parts=[part, notice("Game over: the number was not found.\n")], done=True
         )
 
     def score(self) -> float:

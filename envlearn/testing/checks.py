@@ -294,8 +294,9 @@ def check_notices_marked(s: Subject) -> str:
             for pattern, what in HARNESS_MARKERS:
                 m = pattern.search(p.text)
                 if m:
+                    start = p.text.rfind("\n", 0, m.start()) + 1  # the whole line
                     end = p.text.find("\n", m.start())
-                    line = p.text[m.start() : end if end >= 0 else len(p.text)]
+                    line = p.text[start : end if end >= 0 else len(p.text)]
                     key = (p.channel, f"{what}: {short(line, 60)}")
                     flagged.setdefault(key, []).append(seen.where)
                     break
