@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ChunkedLinearLogprob", "TokenLogprobModule", "token_logprobs"]
+__all__ = ["ChunkedLinearLogprob", "TokenLogprobModule", "token_logprobs", "token_logprobs_fixed"]
 
 
 def _describe(v: object) -> str:
@@ -63,12 +63,20 @@ class ChunkedLinearLogprob(torch.autograd.Function):
     """``log_softmax((h @ W.T + b) * inv_temp)[target]`` row by row, chunked over rows.
 
     Inputs: ``hidden [N, H]``, ``weight [V, H]``, ``bias [V] | None``, ``targets [N] long``,
-    ``inv_temp [N]`` (1 / temperature, no gradient), ``chunk_size``.  Output ``[N]`` in
-    ``promote(hidden.dtype, float32)``.  Forward keeps only the per-row logsumexp; backward
-    recomputes each chunk's logits: ``dlp/dz = inv_temp · (onehot − softmax)``, then
-    ``grad_h = G @ W`` and ``grad_W += Gᵀ @ h`` per chunk.  Rows whose incoming gradient is 0
-    (log-probs computed for metrics only) are skipped in backward.  At most one ``[chunk, V]``
-    float block is alive at a time (plus the matmul's own output for a low-precision head).
+    ``inv_temp [N]`` (1 / temperature, no gradient), ``chunk_size``, and optionally
+    ``fixed_coef [N]`` (no gradient).  Outputs ``(lp [N], fixed_sum [])`` in
+    ``promote(hidden.dtype, float32)``, where ``fixed_sum = Σ fixed_coef · lp``.
+
+    Forward keeps only the per-row logsumexp; backward recomputes each chunk's logits for the
+    rows whose incoming ``lp`` gradient is nonzero: ``dlp/dz = inv_temp · (onehot − softmax)``,
+    then ``grad_h = G @ W`` and ``grad_W += Gᵀ @ h`` per chunk.
+
+    Rows with ``fixed_coef ≠ 0`` (the env term, whose upstream gradient is a constant known
+    before the forward) get their head gradients computed *in forward*, while the chunk's
+    softmax is at hand; backward only scales them by ``fixed_sum``'s incoming gradient (exact:
+    the loss is linear in ``fixed_sum``), so those rows are never recomputed.  Their ``grad_W``
+    accumulator becomes backward's ``grad_W`` (no extra peak).  At most one ``[chunk, V]`` float
+    block is alive at a time (plus the matmul's own output for a low-precision head).
     """
 
     @staticmethod
@@ -80,31 +88,84 @@ class ChunkedLinearLogprob(torch.autograd.Function):
         targets: torch.Tensor,
         inv_temp: torch.Tensor,
         chunk_size: int,
-    ) -> torch.Tensor:
+        fixed_coef: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         n = hidden.shape[0]
         acc = torch.promote_types(torch.promote_types(hidden.dtype, weight.dtype), torch.float32)
         out = torch.empty(n, dtype=acc, device=hidden.device)
         lse = torch.empty(n, dtype=acc, device=hidden.device)
         buf = _logit_buffer(n, chunk_size, weight, hidden, acc)
+        fixed = fixed_coef is not None and bool((fixed_coef != 0).any())
+        need_h, need_w, need_b = ctx.needs_input_grad[:3]
+        fgh = fgw = fgb = None
+        if fixed:
+            assert fixed_coef is not None
+            frows = (fixed_coef != 0).nonzero().squeeze(1)
+            if need_h:
+                fgh = torch.zeros(
+                    frows.numel(), hidden.shape[1], dtype=hidden.dtype, device=hidden.device
+                )
+            if need_w:
+                fgw = torch.zeros(weight.shape, dtype=acc, device=weight.device)
+            if need_b and bias is not None:
+                fgb = torch.zeros(bias.shape, dtype=acc, device=bias.device)
+            # position of each row among the fixed rows (-1 elsewhere)
+            fpos = torch.full((n,), -1, dtype=torch.long, device=hidden.device)
+            fpos[frows] = torch.arange(frows.numel(), device=hidden.device)
         for s in range(0, n, chunk_size):
             e = min(s + chunk_size, n)
             z = _chunk_logits(hidden[s:e], weight, bias, inv_temp[s:e], buf)
             target_logit = z.gather(1, targets[s:e, None]).squeeze(1)
             zmax = z.amax(dim=1)
-            lse_c = zmax + z.sub_(zmax[:, None]).exp_().sum(dim=1).log()
+            p = z.sub_(zmax[:, None]).exp_()
+            lse_c = zmax + p.sum(dim=1).log()
             lse[s:e] = lse_c
             out[s:e] = target_logit - lse_c
-            del z
+            if fixed:
+                assert fixed_coef is not None
+                loc = (fixed_coef[s:e] != 0).nonzero().squeeze(1)
+                if loc.numel():
+                    # softmax = exp(z - zmax) / exp(lse - zmax), restricted to the fixed rows
+                    pf = p[loc].div_(torch.exp(lse_c[loc] - zmax[loc])[:, None])
+                    coef = fixed_coef[s:e][loc].to(acc) * inv_temp[s:e][loc].to(acc)
+                    gz = pf.mul_(-coef[:, None])
+                    gz[torch.arange(loc.numel(), device=gz.device), targets[s:e][loc]] += coef
+                    gz_w = gz.to(weight.dtype)
+                    h = hidden[s:e][loc]
+                    if fgh is not None:
+                        fgh[fpos[s:e][loc]] = (gz_w @ weight).to(fgh.dtype)
+                    if fgw is not None:
+                        if fgw.dtype == h.dtype:
+                            fgw.addmm_(gz_w.t(), h)
+                        else:
+                            fgw.add_(gz_w.t() @ h)
+                    if fgb is not None:
+                        fgb.add_(gz.sum(0))
+                    del pf, gz, gz_w
+            del z, p
         del buf
+        if fixed:
+            assert fixed_coef is not None
+            fixed_sum = (fixed_coef.to(acc) * out).sum()
+            ctx.fixed_rows = frows
+        else:
+            fixed_sum = torch.zeros((), dtype=acc, device=hidden.device)
+            ctx.fixed_rows = None
+        ctx.fixed_grads = (fgh, fgw, fgb)
         ctx.save_for_backward(hidden, weight, bias, targets, inv_temp, lse)
         ctx.chunk_size = chunk_size
-        return out
+        return out, fixed_sum
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(
+        ctx: Any, grad_out: torch.Tensor, grad_fixed: torch.Tensor
+    ) -> tuple[torch.Tensor | None, ...]:
         hidden, weight, bias, targets, inv_temp, lse = ctx.saved_tensors
         need_h, need_w, need_b = ctx.needs_input_grad[:3]
         acc = lse.dtype
+        fgh, fgw, fgb = ctx.fixed_grads
+        ctx.fixed_grads = (None, None, None)
+        frows = ctx.fixed_rows
         grad_h = torch.zeros_like(hidden) if need_h else None
         grad_w = torch.zeros(weight.shape, dtype=acc, device=weight.device) if need_w else None
         grad_b = (
@@ -112,6 +173,14 @@ class ChunkedLinearLogprob(torch.autograd.Function):
             if need_b and bias is not None
             else None
         )
+        if frows is not None:  # the rows whose head gradients forward already computed
+            gf = grad_fixed.to(acc)
+            if grad_h is not None and fgh is not None:
+                grad_h[frows] = (fgh * gf.to(fgh.dtype)).to(grad_h.dtype)
+            if grad_w is not None and fgw is not None:
+                grad_w = fgw.mul_(gf)  # reuse the forward's accumulator: no second [V, H]
+            if grad_b is not None and fgb is not None:
+                grad_b = fgb.mul_(gf)
         if need_h or need_w or need_b:
             rows = (grad_out != 0).nonzero().squeeze(1)
             compact = rows.numel() < grad_out.numel()
@@ -143,16 +212,16 @@ class ChunkedLinearLogprob(torch.autograd.Function):
                     grad_b.add_(gz.sum(0))
                 del z, p, gz, gz_w
             del buf
-            if grad_h is not None and gh_rows is not None:
+            if grad_h is not None and gh_rows is not None and n:
                 if compact:
-                    grad_h[rows] = gh_rows
+                    grad_h[rows] += gh_rows
                 else:
-                    grad_h = gh_rows
+                    grad_h += gh_rows
         if grad_w is not None:
             grad_w = grad_w.to(weight.dtype)
         if grad_b is not None:
             grad_b = grad_b.to(bias.dtype)
-        return grad_h, grad_w, grad_b, None, None, None
+        return grad_h, grad_w, grad_b, None, None, None, None
 
 
 def _backbone_and_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -197,6 +266,35 @@ def token_logprobs(
     (per target position: the sampling temperature at action tokens, 1 at env tokens).  Returns
     ``[B, T]`` float32 (float64 for a float64 model).
     """
+    lp, _ = token_logprobs_fixed(
+        model,
+        input_ids,
+        attention_mask,
+        positions,
+        chunk_size=chunk_size,
+        temperature=temperature,
+    )
+    return lp
+
+
+def token_logprobs_fixed(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    positions: torch.Tensor,
+    *,
+    chunk_size: int = 1024,
+    temperature: float | torch.Tensor = 1.0,
+    fixed_coef: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``token_logprobs`` plus ``fixed_sum = Σ fixed_coef · lp`` (a scalar with gradient).
+
+    ``fixed_coef`` (``[B, T]``, no gradient, 0 where unused; nonzero only at ``positions``) is
+    the known upstream gradient of a term that is linear in the log-probs (the env CE): those
+    rows' head gradients are computed in the forward pass and never recomputed (see
+    ``ChunkedLinearLogprob``).  Use ``fixed_sum`` in the loss for that term and the returned
+    log-probs (detached) for its metrics.
+    """
     if input_ids.dim() != 2 or input_ids.dtype != torch.long:
         raise ValueError(f"input_ids must be 2-D torch.long; got {_describe(input_ids)}")
     if positions.shape != input_ids.shape or positions.dtype != torch.bool:
@@ -228,6 +326,16 @@ def token_logprobs(
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0; got {temperature!r}")
         inv_temp = None
+    f_sel = None
+    if fixed_coef is not None:
+        if fixed_coef.shape != input_ids.shape or not fixed_coef.is_floating_point():
+            raise ValueError(
+                f"fixed_coef must be a floating tensor of shape {list(input_ids.shape)}; got "
+                f"{_describe(fixed_coef)}"
+            )
+        if bool(((fixed_coef != 0) & ~positions).any()):
+            raise ValueError("fixed_coef is nonzero outside positions (it must be 0 there)")
+        f_sel = fixed_coef[:, 1:][sel].detach()
 
     backbone, head = _backbone_and_head(model)
     hidden = backbone(
@@ -239,11 +347,11 @@ def token_logprobs(
         inv_temp = torch.full(
             (h_sel.shape[0],), 1.0 / float(temperature), dtype=torch.float32, device=h_sel.device
         )
-    lp = ChunkedLinearLogprob.apply(
-        h_sel, head.weight, getattr(head, "bias", None), targets, inv_temp, chunk_size
+    lp, fixed_sum = ChunkedLinearLogprob.apply(
+        h_sel, head.weight, getattr(head, "bias", None), targets, inv_temp, chunk_size, f_sel
     )
     out = torch.zeros(input_ids.shape, dtype=lp.dtype, device=lp.device)
-    return out.masked_scatter(positions, lp)
+    return out.masked_scatter(positions, lp), fixed_sum
 
 
 class TokenLogprobModule(torch.nn.Module):
