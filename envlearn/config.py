@@ -7,6 +7,7 @@ An unknown or ill-typed key is one :class:`ConfigError` naming the key and what 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -99,7 +100,7 @@ class TrainConfig(_Strict):
     checkpoint_every: int = Field(default=5, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)
     use_sampler_logprobs: bool = False
-    # per-channel λ_c relative to objective.env_lambda (e.g. {stderr: 0.5}); unlisted channels: 1
+    # deprecated alias of objective.env_channel_weights (moved there when the config is loaded)
     env_channel_weights: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -149,6 +150,45 @@ class RunConfig(_Strict):
     diagnostic: DiagnosticConfig = Field(default_factory=DiagnosticConfig)
     tensorboard: bool = True
     progress: bool = True
+
+    @model_validator(mode="after")
+    def _objective_from_run(self) -> RunConfig:
+        """Objective settings that come from the rest of the run: per-channel weights given
+        under their old place (``train.env_channel_weights``), Dr.GRPO's normaliser (the
+        configured maximum completion tokens) and a linear λ decay's length."""
+        o, update = self.objective, {}
+        if self.train.env_channel_weights:
+            if o.env_channel_weights:
+                raise ValueError(
+                    "per-channel weights are set twice: remove train.env_channel_weights (its "
+                    "deprecated place) and keep objective.env_channel_weights"
+                )
+            warnings.warn(
+                "train.env_channel_weights is deprecated; use objective.env_channel_weights",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            update["env_channel_weights"] = dict(self.train.env_channel_weights)
+            fields_set_t = set(self.train.model_fields_set) - {"env_channel_weights"}
+            train = self.train.model_copy(update={"env_channel_weights": {}})
+            object.__setattr__(train, "__pydantic_fields_set__", fields_set_t)
+            object.__setattr__(self, "train", train)  # no re-validation of the whole run
+        if o.aggregation == "dr_grpo" and o.dr_grpo_norm is None:
+            r = self.rollout
+            # the most action tokens one sequence can hold
+            update["dr_grpo_norm"] = (
+                r.max_action_tokens * r.max_turns if r.max_turns else r.max_episode_tokens
+            )
+        sch = o.env_lambda_schedule
+        if sch.kind == "linear" and sch.decay_steps is None:
+            steps = max(1, self.train.steps - sch.warmup_steps)
+            update["env_lambda_schedule"] = sch.model_copy(update={"decay_steps": steps})
+        if update:
+            fields_set = set(o.model_fields_set) | ({"env_channel_weights"} & update.keys())
+            obj = ObjectiveConfig.model_validate({**o.model_dump(exclude_unset=True), **update})
+            object.__setattr__(obj, "__pydantic_fields_set__", fields_set)  # derived: "not set"
+            object.__setattr__(self, "objective", obj)  # no re-validation of the whole run
+        return self
 
     @model_validator(mode="after")
     def _temperatures_agree(self) -> RunConfig:
