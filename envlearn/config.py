@@ -79,7 +79,12 @@ class RolloutConfig(_Strict):
     temperature: float = Field(default=1.0, ge=0.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     step_timeout_s: float = Field(default=60.0, gt=0)
-    num_workers: int = Field(default=4, ge=1)  # environments stepped in parallel
+    num_workers: int = Field(default=4, ge=1)  # environment calls running at once
+    # lockstep: every live episode acts together (results depend only on the seed); overlap:
+    # generate for ready episodes after waiting at most max_batch_wait_s for slower ones; auto:
+    # lockstep when every adapter is deterministic, overlap otherwise (see envlearn.rollout)
+    schedule: Literal["auto", "lockstep", "overlap"] = "auto"
+    max_batch_wait_s: float = Field(default=0.05, ge=0)
     observation_role: str = "tool"
 
 

@@ -1,21 +1,42 @@
-"""The rollout engine: G rollouts per task, environments stepped in parallel, token budgets,
-step timeouts, and a ``failed`` status for infrastructure faults.
+"""The rollout engine: G rollouts per task, episode-affine environment threads, overlapping
+generation, token budgets, per-call deadlines, and a ``failed`` status for infrastructure faults.
 
-Generation is batched across every live episode (one ``policy.generate`` call per turn);
-environment calls (``reset``/``step``/``score``/``close``) run in a thread pool, each bounded
-by ``step_timeout_s``.  An environment that raises, hangs or dies marks its rollout
-``failed``: it is recorded, kept out of group statistics, and never becomes a zero-reward row.
-Model mistakes are not failures: adapters answer them with notices.
+How an episode runs:
+
+* **One thread per episode.**  The adapter is built, reset, stepped, scored and closed on one
+  dedicated thread for the episode's whole life, so thread-bound environments (Playwright's sync
+  API, pdb/gdb bindings, most native libraries) work.  ``rollout.num_workers`` bounds how many
+  environment calls run at once.
+* **Generation goes on while slow environments work.**  The main thread generates, in one
+  batched ``policy.generate`` call, for every episode whose environment has answered.  Under
+  ``rollout.schedule: lockstep`` it waits for every in-flight environment call first (all
+  episodes advance together; results depend only on the seed).  Under ``overlap`` it waits at
+  most ``rollout.max_batch_wait_s`` for stragglers, so one slow environment never holds back
+  the others; the batch composition then depends on timing.  ``auto`` (the default) is
+  lockstep when every adapter of the run declares itself deterministic (its results must then
+  be reproducible) and overlap otherwise (where timing already changes what the environment
+  says).
+* **Deadlines.**  Every environment call is bounded by ``rollout.step_timeout_s`` from its own
+  start.  An environment that raises, hangs or dies marks its rollout ``failed``: it is
+  recorded, kept out of group statistics, and never becomes a zero-reward row; a hung call's
+  thread is abandoned (its ``close`` is queued behind it) and never blocks the run.  Model
+  mistakes are not failures: adapters answer them with notices.
+
+Sampling seeds derive from the run seed, the turn and the batch's composition, so a batch made
+of the same episodes at the same turn samples the same tokens.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import queue
 import threading
 import time
+import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +74,8 @@ class Rollout:
     truncated: bool = False  # a token budget ended it
     env_seconds: float = 0.0
     split: str = "train"
+    # seconds from the start of run_rollouts at which each observation arrived (reset first)
+    timeline: list[float] = field(default_factory=list)
 
     def to_row(self) -> dict[str, Any]:
         """A JSON-serialisable row (per-token sources included) that ``datasets`` can load."""
@@ -69,12 +92,14 @@ class Rollout:
             "done": self.done,
             "truncated": self.truncated,
             "env_seconds": self.env_seconds,
+            "timeline": self.timeline,
             "samples": [s.to_dict() for s in self.samples],
         }
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Rollout:
-        r = cls(**{k: v for k, v in row.items() if k != "samples"})
+        known = {f.name for f in fields(cls)} - {"samples"}
+        r = cls(**{k: v for k, v in row.items() if k in known})
         r.samples = [Transcript.from_dict(s) for s in row["samples"]]
         return r
 
@@ -95,70 +120,59 @@ def load_rollouts(path: str | Path) -> list[Rollout]:
     ]
 
 
-@dataclass
+Schedule = Literal["auto", "lockstep", "overlap"]
+_CallKind = Literal["reset", "step", "score", "close"]
+
+
+@dataclass(eq=False)
 class _Episode:
+    index: int
     task: Task
     rollout: Rollout
+    max_turns: int
+    script: list[str] | None = None  # oracle actions (None: the policy acts)
     adapter: Adapter | None = None
     transcript: Transcript | None = None
-    max_turns: int = 1
-    live: bool = True
+    thread: _EpisodeThread | None = None
+    finished: bool = False  # closed (or abandoned): nothing more will run for it
 
 
+@dataclass(eq=False)
 class _Call:
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self.fn = fn
-        self.started = 0.0
-        self.finished = False
-        self.result: Any = None
-        self.error: BaseException | None = None
+    kind: _CallKind
+    ep: _Episode
+    fn: Callable[[], Any]
+    started: float = 0.0  # when it was handed to the episode's thread (its deadline's origin)
+    timed_out: bool = False
+    result: Any = None
+    error: BaseException | None = None
 
 
-class _EnvPool:
-    """Runs adapter calls on at most ``workers`` threads, each bounded by ``timeout_s`` from its
-    own start.  A call past its deadline is abandoned (its daemon thread may finish later) and
-    frees its slot, so a hung environment never starves the others."""
+class _EpisodeThread:
+    """The one thread an episode's adapter lives on: it runs the episode's calls in order."""
 
-    def __init__(self, workers: int, timeout_s: float) -> None:
-        self.workers = workers
-        self.timeout_s = timeout_s
+    def __init__(self, name: str, done: queue.SimpleQueue[_Call]) -> None:
+        self._inbox: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._done = done
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
 
-    def map(self, fns: Sequence[Callable[[], Any]]) -> list[tuple[Any, BaseException | None]]:
-        calls = [_Call(fn) for fn in fns]
-        wake = threading.Event()
+    def submit(self, call: _Call) -> None:
+        self._inbox.put(call)
 
-        def run(c: _Call) -> None:
+    def stop(self) -> None:
+        self._inbox.put(None)
+
+    def _run(self) -> None:
+        while True:
+            call = self._inbox.get()
+            if call is None:
+                return
             try:
-                c.result = c.fn()
+                call.result = call.fn()
             except BaseException as e:  # the environment's fault: recorded on the rollout
-                c.error = e
-            finally:
-                c.finished = True
-                wake.set()
-
-        pending, running = list(calls), []
-        while pending or running:
-            while pending and len(running) < self.workers:
-                c = pending.pop(0)
-                c.started = time.monotonic()
-                threading.Thread(target=run, args=(c,), daemon=True, name="envlearn-env").start()
-                running.append(c)
-            now = time.monotonic()
-            still = []
-            for c in running:
-                if c.finished:
-                    continue
-                if now - c.started >= self.timeout_s:
-                    c.error = TimeoutError(f"environment call exceeded {self.timeout_s:g} s")
-                    continue
-                still.append(c)
-            running = still
-            if running and (len(running) == self.workers or not pending):
-                wake.clear()
-                if not any(c.finished for c in running):
-                    wait = min(c.started + self.timeout_s for c in running) - time.monotonic()
-                    wake.wait(timeout=max(0.0, wait))
-        return [(c.result if c.error is None else None, c.error) for c in calls]
+                call.error = e
+            self._done.put(call)
 
 
 def _close_quietly(adapter: Adapter | None) -> None:
@@ -168,6 +182,257 @@ def _close_quietly(adapter: Adapter | None) -> None:
         adapter.close()
     except Exception:  # close() of a dead environment may fail; nothing left to save
         pass
+
+
+Act = Callable[[list[_Episode]], None]
+
+
+class _Engine:
+    """Drives episodes: environment calls on their threads, actions from ``act`` on this one."""
+
+    def __init__(
+        self,
+        episodes: list[_Episode],
+        renderer: ChatRenderer,
+        make_adapter: Callable[[Task], Adapter],
+        cfg: RolloutConfig,
+    ) -> None:
+        self.episodes = episodes
+        self.renderer = renderer
+        self.make_adapter = make_adapter
+        self.cfg = cfg
+        self.done: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self.waiting: deque[_Call] = deque()  # calls not yet handed to their thread
+        self.in_flight: list[_Call] = []
+        self.ready: list[_Episode] = []  # episodes whose environment answered: they act next
+        self.ready_since: float | None = None
+        self.unfinished = len(episodes)
+        self.t0 = time.monotonic()
+        self.act: Act = lambda batch: None
+
+    # -- environment calls ------------------------------------------------------------------
+
+    def _dispatch(self, kind: _CallKind, ep: _Episode, fn: Callable[[], Any]) -> None:
+        self.waiting.append(_Call(kind, ep, fn))
+
+    def _pump(self) -> None:
+        while self.waiting and len(self.in_flight) < self.cfg.num_workers:
+            call = self.waiting.popleft()
+            call.started = time.monotonic()
+            self.in_flight.append(call)
+            assert call.ep.thread is not None
+            call.ep.thread.submit(call)
+
+    def _reset_fn(self, ep: _Episode) -> Callable[[], tuple[Observation, str]]:
+        def reset() -> tuple[Observation, str]:
+            ep.adapter = self.make_adapter(ep.task)
+            t0 = time.monotonic()
+            obs = ep.adapter.reset(ep.task, seed=ep.rollout.seed)
+            ep.rollout.env_seconds += time.monotonic() - t0
+            if not isinstance(obs, Observation):
+                raise TypeError(f"reset() returned {type(obs).__name__}, not Observation")
+            return obs, ep.adapter.system_prompt(ep.task)
+
+        return reset
+
+    def step(self, ep: _Episode, text: str) -> None:
+        """Hand the action text to the episode's environment."""
+
+        def step() -> Observation:
+            assert ep.adapter is not None
+            t0 = time.monotonic()
+            obs = ep.adapter.step(text)
+            ep.rollout.env_seconds += time.monotonic() - t0
+            if not isinstance(obs, Observation):
+                raise TypeError(f"step() returned {type(obs).__name__}, not Observation")
+            return obs
+
+        self._dispatch("step", ep, step)
+
+    def _score_fn(self, ep: _Episode) -> Callable[[], float]:
+        def score() -> float:
+            assert ep.adapter is not None
+            r = float(ep.adapter.score())
+            if not (0.0 <= r <= 1.0) or math.isnan(r):
+                raise ValueError(f"score() returned {r}, outside [0, 1]")
+            return r
+
+        return score
+
+    def finish(self, ep: _Episode) -> None:
+        """The episode is over: score it (if it did not fail), then close it."""
+        if ep.rollout.status == "ok":
+            self._dispatch("score", ep, self._score_fn(ep))
+        else:
+            self._close(ep)
+
+    def _close(self, ep: _Episode) -> None:
+        if ep.adapter is None:
+            self._retire(ep)
+        else:
+            self._dispatch("close", ep, lambda a=ep.adapter: _close_quietly(a))
+
+    def _retire(self, ep: _Episode) -> None:
+        if not ep.finished:
+            ep.finished = True
+            self.unfinished -= 1
+            if ep.thread is not None:
+                ep.thread.stop()
+
+    def _fail(self, ep: _Episode, where: str, err: BaseException) -> None:
+        ep.rollout.status = "failed"
+        ep.rollout.error = f"{where}: {type(err).__name__}: {err}"
+        if ep in self.ready:
+            self.ready.remove(ep)
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _handle(self, call: _Call) -> None:
+        if call.timed_out:
+            return  # already failed and abandoned; a late answer changes nothing
+        self.in_flight.remove(call)
+        ep = call.ep
+        if call.kind == "close":
+            self._retire(ep)
+            return
+        if call.error is not None:
+            where = f"step {ep.rollout.turns}" if call.kind == "step" else call.kind
+            self._fail(ep, where, call.error)
+            self._close(ep)
+            return
+        if call.kind == "reset":
+            obs, system = call.result
+            ep.transcript = self.renderer.start(system, ep.task.instruction, obs)
+            ep.rollout.samples.append(ep.transcript)
+            ep.rollout.timeline.append(round(time.monotonic() - self.t0, 4))
+            if obs.done:
+                ep.rollout.done = True
+                self.finish(ep)
+            else:
+                self._make_ready(ep)
+        elif call.kind == "step":
+            self._observe(ep, call.result)
+        else:  # score
+            ep.rollout.reward = call.result
+            self._close(ep)
+
+    def _observe(self, ep: _Episode, obs: Observation) -> None:
+        """Append an observation; a template that rewrites history continues the episode in a
+        new sample (unless the episode ends here: a sample of nothing but prompt trains nothing)."""
+        assert ep.transcript is not None
+        ep.rollout.timeline.append(round(time.monotonic() - self.t0, 4))
+        final = obs.done or ep.rollout.turns >= ep.max_turns
+        try:
+            self.renderer.append_observation(ep.transcript, obs, final=final)
+        except PrefixBroken:
+            self.renderer.close_action(ep.transcript)
+            ep.transcript.messages.append(
+                {"role": self.renderer.observation_role, "content": obs.text}
+            )
+            if not final:
+                ep.transcript = self.renderer.restart(ep.transcript)
+                ep.rollout.samples.append(ep.transcript)
+        if final:
+            ep.rollout.done = obs.done
+            self.finish(ep)
+        else:
+            self._make_ready(ep)
+
+    def _make_ready(self, ep: _Episode) -> None:
+        if not self.ready:
+            self.ready_since = time.monotonic()
+        self.ready.append(ep)
+
+    def _expire(self, now: float) -> None:
+        timeout = self.cfg.step_timeout_s
+        for call in [c for c in self.in_flight if now - c.started >= timeout]:
+            call.timed_out = True
+            self.in_flight.remove(call)
+            ep = call.ep
+            if call.kind != "close":
+                where = f"step {ep.rollout.turns}" if call.kind == "step" else call.kind
+                self._fail(ep, where, TimeoutError(f"environment call exceeded {timeout:g} s"))
+                # close behind the hung call, on the episode's thread, if it ever returns
+                if ep.thread is not None and ep.adapter is not None:
+                    ep.thread.submit(_Call("close", ep, lambda a=ep.adapter: _close_quietly(a)))
+            self._retire(ep)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _overlap(self) -> bool:
+        mode = self.cfg.schedule
+        if mode != "auto":
+            return mode == "overlap"
+        return any(
+            not getattr(ep.adapter, "deterministic", False)
+            for ep in self.episodes
+            if ep.adapter is not None
+        )
+
+    def _should_act(self, now: float) -> bool:
+        if not self.ready:
+            return False
+        if not self.in_flight and not self.waiting:
+            return True
+        if not self._overlap():
+            return False
+        assert self.ready_since is not None
+        return now - self.ready_since >= self.cfg.max_batch_wait_s
+
+    def run(self, act: Act) -> None:
+        for ep in self.episodes:
+            ep.thread = _EpisodeThread(f"envlearn-episode-{ep.index}", self.done)
+            self._dispatch("reset", ep, self._reset_fn(ep))
+        try:
+            while self.unfinished:
+                self._pump()
+                while True:  # take every answer that is already in
+                    try:
+                        self._handle(self.done.get_nowait())
+                    except queue.Empty:
+                        break
+                now = time.monotonic()
+                self._expire(now)
+                if self._should_act(now):
+                    batch = sorted(self.ready, key=lambda e: e.index)
+                    self.ready.clear()
+                    act(batch)
+                    continue
+                self._pump()
+                if not self.unfinished:
+                    break
+                deadlines = [c.started + self.cfg.step_timeout_s for c in self.in_flight]
+                if self.ready and self._overlap():
+                    assert self.ready_since is not None
+                    deadlines.append(self.ready_since + self.cfg.max_batch_wait_s)
+                wait = max(0.0, min(deadlines) - now) if deadlines else 0.05
+                try:
+                    self._handle(self.done.get(timeout=wait))
+                except queue.Empty:
+                    pass
+        finally:
+            for ep in self.episodes:  # on an error of our own: leave no thread waiting
+                if not ep.finished and ep.thread is not None:
+                    if ep.adapter is not None:
+                        ep.thread.submit(_Call("close", ep, lambda a=ep.adapter: _close_quietly(a)))
+                    ep.thread.stop()
+
+    def live_count(self) -> int:
+        return sum(1 for ep in self.episodes if not ep.finished and ep.rollout.status == "ok")
+
+
+def _make_episodes(
+    tasks: Sequence[Task], group_size: int, seed: int, max_turns: int | None
+) -> list[_Episode]:
+    episodes: list[_Episode] = []
+    for ti, task in enumerate(tasks):
+        for g in range(group_size):
+            ep_seed = (seed * 1_000_003 + ti * 7919 + g) % (2**31)
+            r = Rollout(
+                task_id=task.id, adapter=task.adapter, group=g, seed=ep_seed, split=task.split
+            )
+            episodes.append(_Episode(len(episodes), task, r, max_turns=max_turns or task.max_turns))
+    return episodes
 
 
 def run_rollouts(
@@ -184,158 +449,57 @@ def run_rollouts(
 ) -> list[Rollout]:
     """Run ``group_size`` rollouts of every task; returns them in (task, group) order.
 
-    Sampling seeds derive from ``seed`` so a run replays exactly.  ``on_turn(turn, live)`` is a
-    progress callback.
+    Sampling seeds derive from ``seed``, the turn and the batch (see the module docstring).
+    ``on_turn(turn, n)`` is called before each generation with the batch's turn and size.
     """
     G = group_size or cfg.group_size
     temp = cfg.temperature if temperature is None else temperature
-    episodes: list[_Episode] = []
-    for ti, task in enumerate(tasks):
-        for g in range(G):
-            ep_seed = (seed * 1_000_003 + ti * 7919 + g) % (2**31)
-            r = Rollout(
-                task_id=task.id, adapter=task.adapter, group=g, seed=ep_seed, split=task.split
-            )
-            episodes.append(_Episode(task, r, max_turns=cfg.max_turns or task.max_turns))
-    pool = _EnvPool(cfg.num_workers, cfg.step_timeout_s)
-    try:
-        _reset_all(episodes, pool, renderer, make_adapter)
-        turn = 0
-        while True:
-            live = [ep for ep in episodes if ep.live]
-            if not live:
-                break
-            turn += 1
-            if on_turn is not None:
-                on_turn(turn, len(live))
-            _one_turn(live, policy, renderer, pool, cfg, temp, seed, turn)
-        _score_all(episodes, pool)
-    finally:
-        _close_all(episodes, pool)
-    return [ep.rollout for ep in episodes]
+    episodes = _make_episodes(tasks, G, seed, cfg.max_turns)
+    engine = _Engine(episodes, renderer, make_adapter, cfg)
 
-
-def _close_all(episodes: Sequence[_Episode], pool: _EnvPool) -> None:
-    """Close every environment (in parallel, each bounded); never wait on a hung thread."""
-    pool.map([lambda a=ep.adapter: _close_quietly(a) for ep in episodes if ep.adapter is not None])
-
-
-def _fail(ep: _Episode, where: str, err: BaseException) -> None:
-    ep.rollout.status = "failed"
-    ep.rollout.error = f"{where}: {type(err).__name__}: {err}"
-    ep.live = False
-
-
-def _reset_all(episodes, pool, renderer, make_adapter) -> None:
-    def reset(ep: _Episode):
-        ep.adapter = make_adapter(ep.task)
-        t0 = time.monotonic()
-        obs = ep.adapter.reset(ep.task, seed=ep.rollout.seed)
-        ep.rollout.env_seconds += time.monotonic() - t0
-        if not isinstance(obs, Observation):
-            raise TypeError(f"reset() returned {type(obs).__name__}, not Observation")
-        return obs, ep.adapter.system_prompt(ep.task)
-
-    results = pool.map([lambda ep=ep: reset(ep) for ep in episodes])
-    for ep, (res, err) in zip(episodes, results, strict=True):
-        if err is not None:
-            _fail(ep, "reset", err)
-            continue
-        obs, system = res
-        ep.transcript = renderer.start(system, ep.task.instruction, obs)
-        ep.rollout.samples.append(ep.transcript)
-        if obs.done:
-            ep.live = False
-            ep.rollout.done = True
-
-
-def _one_turn(live, policy, renderer, pool, cfg, temp, seed, turn) -> None:
-    # token budgets: the episode must fit its next action
-    gen_eps, budgets = [], []
-    for ep in live:
-        room = cfg.max_episode_tokens - len(ep.transcript)
-        if room < 2:
-            ep.live = False
-            ep.rollout.truncated = True
-            renderer.close_action(ep.transcript)
-            continue
-        gen_eps.append(ep)
-        budgets.append(min(cfg.max_action_tokens, room))
-    if not gen_eps:
-        return
-    # one batched generate per distinct budget (usually one)
-    gens: dict[int, Any] = {}
-    for budget in sorted(set(budgets)):
-        idx = [i for i, b in enumerate(budgets) if b == budget]
-        params = SamplingParams(
-            max_new_tokens=budget,
-            temperature=temp,
-            top_p=cfg.top_p,
-            stop_token_ids=renderer.stop_token_ids,
-            seed=(seed * 31 + turn * 1_000_033 + budget) % (2**31),
+    def act(batch: list[_Episode]) -> None:
+        turn = max(ep.rollout.turns for ep in batch) + 1
+        if on_turn is not None:
+            on_turn(turn, len(batch))
+        # a batch of every live episode at one turn (always so under lockstep) samples exactly
+        # as the lock-step engine did; any other batch mixes its composition into the seed
+        whole = len(batch) == engine.live_count() and all(
+            ep.rollout.turns + 1 == turn for ep in batch
         )
-        outs = policy.generate([list(gen_eps[i].transcript.token_ids) for i in idx], params)
-        for i, g in zip(idx, outs, strict=True):
-            gens[i] = g
-    texts = []
-    for i, ep in enumerate(gen_eps):
-        g = gens[i]
-        texts.append(renderer.append_action(ep.transcript, g.token_ids, g.logprobs))
-        ep.rollout.turns += 1
+        comp = (
+            0 if whole else zlib.crc32(repr([(e.index, e.rollout.turns) for e in batch]).encode())
+        )
+        gen_eps, budgets = [], []
+        for ep in batch:
+            assert ep.transcript is not None
+            room = cfg.max_episode_tokens - len(ep.transcript)
+            if room < 2:
+                ep.rollout.truncated = True
+                renderer.close_action(ep.transcript)
+                engine.finish(ep)
+                continue
+            gen_eps.append(ep)
+            budgets.append(min(cfg.max_action_tokens, room))
+        for budget in sorted(set(budgets)):
+            idx = [i for i, b in enumerate(budgets) if b == budget]
+            params = SamplingParams(
+                max_new_tokens=budget,
+                temperature=temp,
+                top_p=cfg.top_p,
+                stop_token_ids=renderer.stop_token_ids,
+                seed=(seed * 31 + turn * 1_000_033 + budget + comp) % (2**31),
+            )
+            prompts = [list(gen_eps[i].transcript.token_ids) for i in idx]  # type: ignore[union-attr]
+            outs = policy.generate(prompts, params)
+            for i, g in zip(idx, outs, strict=True):
+                ep = gen_eps[i]
+                assert ep.transcript is not None
+                text = renderer.append_action(ep.transcript, g.token_ids, g.logprobs)
+                ep.rollout.turns += 1
+                engine.step(ep, text)
 
-    _step_and_observe(gen_eps, texts, renderer, pool)
-
-
-def _step_and_observe(
-    eps: Sequence[_Episode], texts: Sequence[str], renderer: ChatRenderer, pool: _EnvPool
-) -> None:
-    """Step each episode's environment with its action text (in parallel, bounded) and append
-    the observations; a template that rewrites history continues the episode in a new sample."""
-
-    def step(ep: _Episode, text: str) -> Observation:
-        t0 = time.monotonic()
-        obs = ep.adapter.step(text)
-        ep.rollout.env_seconds += time.monotonic() - t0
-        if not isinstance(obs, Observation):
-            raise TypeError(f"step() returned {type(obs).__name__}, not Observation")
-        return obs
-
-    results = pool.map([lambda ep=ep, t=t: step(ep, t) for ep, t in zip(eps, texts, strict=True)])
-    for ep, (obs, err) in zip(eps, results, strict=True):
-        if err is not None:
-            _fail(ep, f"step {ep.rollout.turns}", err)
-            continue
-        final = obs.done or ep.rollout.turns >= ep.max_turns
-        try:
-            renderer.append_observation(ep.transcript, obs, final=final)
-        except PrefixBroken:
-            # the template rewrote history: close this sample, continue in a new one (unless
-            # the episode ends here: a sample of nothing but prompt would train nothing)
-            renderer.close_action(ep.transcript)
-            ep.transcript.messages.append({"role": renderer.observation_role, "content": obs.text})
-            if not final:
-                ep.transcript = renderer.restart(ep.transcript)
-                ep.rollout.samples.append(ep.transcript)
-        if final:
-            ep.live = False
-            ep.rollout.done = obs.done
-
-
-def _score_all(episodes, pool) -> None:
-    scorable = [ep for ep in episodes if ep.rollout.status == "ok"]
-
-    def score(ep: _Episode) -> float:
-        r = float(ep.adapter.score())
-        if not (0.0 <= r <= 1.0) or math.isnan(r):
-            raise ValueError(f"score() returned {r}, outside [0, 1]")
-        return r
-
-    results = pool.map([lambda ep=ep: score(ep) for ep in scorable])
-    for ep, (r, err) in zip(scorable, results, strict=True):
-        if err is not None:
-            _fail(ep, "score", err)
-        else:
-            ep.rollout.reward = r
+    engine.run(act)
+    return [ep.rollout for ep in episodes]
 
 
 # -- oracle (scripted) trajectories: SFT data, the held-out env-CE diagnostic, tests -----------
@@ -347,41 +511,34 @@ def oracle_rollouts(
     make_adapter: Callable[[Task], Adapter],
     cfg: RolloutConfig,
 ) -> list[Rollout]:
-    """Run each task's oracle actions through its environment (expert trajectories).
+    """Run each task's oracle actions through its environment (expert trajectories), through
+    the same engine as the policy's rollouts (same threads, deadlines and rendering).
 
     The actions are tokenized as content plus the end-of-turn token, exactly as a policy that
     wrote them would have sampled them.  Tasks without an oracle are skipped.
     """
     with_oracle = [t for t in tasks if t.oracle]
-    scripts = {id(t): list(t.oracle or []) for t in with_oracle}
-    order: list[Task] = list(with_oracle)
-    pool = _EnvPool(cfg.num_workers, cfg.step_timeout_s)
-    eps: list[_Episode] = []
-    try:
-        eps = [
-            _Episode(
-                t,
-                Rollout(task_id=t.id, adapter=t.adapter, group=0, seed=0, split=t.split),
-                max_turns=len(scripts[id(t)]),
-            )
-            for t in order
-        ]
-        _reset_all(eps, pool, renderer, make_adapter)
-        k = 0
-        while any(ep.live for ep in eps):
-            live = [ep for ep in eps if ep.live]
-            texts = []
-            for ep in live:
-                action = scripts[id(ep.task)][k]
-                renderer.append_action(
-                    ep.transcript, renderer.encode_content(action) + [renderer.end_of_turn_id]
-                )
-                ep.rollout.turns += 1
-                texts.append(action)
+    episodes = [
+        _Episode(
+            i,
+            t,
+            Rollout(task_id=t.id, adapter=t.adapter, group=0, seed=0, split=t.split),
+            max_turns=len(t.oracle or []),
+            script=list(t.oracle or []),
+        )
+        for i, t in enumerate(with_oracle)
+    ]
+    engine = _Engine(episodes, renderer, make_adapter, cfg)
 
-            _step_and_observe(live, texts, renderer, pool)
-            k += 1
-        _score_all(eps, pool)
-    finally:
-        _close_all(eps, pool)
-    return [ep.rollout for ep in eps]
+    def act(batch: list[_Episode]) -> None:
+        for ep in batch:
+            assert ep.transcript is not None and ep.script is not None
+            action = ep.script[ep.rollout.turns]
+            renderer.append_action(
+                ep.transcript, renderer.encode_content(action) + [renderer.end_of_turn_id]
+            )
+            ep.rollout.turns += 1
+            engine.step(ep, action)
+
+    engine.run(act)
+    return [ep.rollout for ep in episodes]
