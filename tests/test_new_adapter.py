@@ -57,7 +57,7 @@ def test_generated_plugin_installs_checks_and_passes_its_own_tests(tmp_path: Pat
     assert "15 passed, 0 failed, 0 skipped" in checked, checked
 
     tested = run("-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project, site=site)
-    assert "23 passed" in tested, tested
+    assert "24 passed" in tested, tested
 
     # and it trains: two ECHO steps on its own task suite, from a fresh tiny model
     runs = tmp_path / "run"

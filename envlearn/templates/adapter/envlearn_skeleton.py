@@ -5,8 +5,10 @@ loader whose tasks carry oracles (``skeleton_tasks``), and two hook implementati
 them.  ``envlearn check skeleton`` tells you what still breaks the adapter contract.
 
 The environment: a key-value store driven by one command per reply (``set KEY VALUE``,
-``get KEY``, ``del KEY``, ``keys``, ``submit``).  What the store prints is ``content`` (ECHO
-trains the model to predict it); what the harness adds (format hints, truncation markers) is a
+``get KEY``, ``del KEY``, ``keys``) in a fenced block, and ``TASK COMPLETE`` to finish.  Replies
+are read with envlearn's one action grammar (:func:`envlearn.actions.parse_action`), so the
+model sees the same format in every domain.  What the store prints is ``content`` (ECHO trains
+the model to predict it); what the harness adds (format hints, truncation markers) is a
 ``notice`` (never trained).
 """
 
@@ -16,11 +18,19 @@ import random
 from typing import ClassVar, Literal
 
 from envlearn import BaseAdapter, ChannelSpec, Observation, Task, content, hookimpl, notice
+from envlearn.actions import format_help, parse_action
 
 MAX_OUTPUT_CHARS = 2_000
 """Longer outputs are cut, and a notice says how much was dropped."""
 
-COMMANDS = "set KEY VALUE | get KEY | del KEY | keys | submit"
+COMMANDS = "set KEY VALUE | get KEY | del KEY | keys"
+EXAMPLE = "```kv\nset color blue\n```"
+"""One action, as the model should write it (shown in the prompt and in format hints)."""
+
+
+def kv(command: str) -> str:
+    """``command`` as an action: a ```kv block."""
+    return f"```kv\n{command}\n```"
 
 
 def _clip(text: str, n: int = 40) -> str:
@@ -47,8 +57,8 @@ class SkeletonAdapter(BaseAdapter):
     def system_prompt(self, task: Task) -> str:
         """What the environment is and how to write an action."""
         return (
-            "You are using a key-value store. Reply with exactly one command per message: "
-            f"{COMMANDS}. Send `submit` when the store is as the task asks."
+            f"You are using a key-value store. Each action is one command: {COMMANDS}.\n"
+            + format_help(EXAMPLE)
         )
 
     def reset(self, task: Task, *, seed: int | None = None) -> Observation:
@@ -61,12 +71,26 @@ class SkeletonAdapter(BaseAdapter):
         return Observation(parts=[content("output", f"store ready: {len(self._store)} keys\n")])
 
     def step(self, action_text: str) -> Observation:
-        """Run one command; a reply that is no command gets a notice, never an exception."""
+        """Run the reply's command; a reply that is no command gets a notice, never an
+        exception.  ``TASK COMPLETE`` ends the episode, after the command in the same reply."""
         if self._task is None:
             raise RuntimeError("step() before reset(): call reset(task) first")
         if self._done:
             raise RuntimeError("step() after the episode ended: call reset(task) for a new one")
-        line = next((ln.strip() for ln in action_text.splitlines() if ln.strip()), "")
+        action = parse_action(action_text, languages={"kv"}, example=EXAMPLE)
+        if action.kind == "invalid":
+            return Observation(parts=[notice(f"{action.problem}\n")])
+        obs = self._run(action.body) if action.body is not None else Observation()
+        if not action.complete:
+            return obs
+        self._done = True
+        return Observation(
+            parts=[*obs.parts, notice("[episode complete]\n")], done=True, reward=self.score()
+        )
+
+    def _run(self, body: str) -> Observation:
+        """One command (the first non-blank line of the block)."""
+        line = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
         cmd, _, rest = line.partition(" ")
         key, _, value = rest.strip().partition(" ")
         if cmd == "set" and key and value:
@@ -82,13 +106,8 @@ class SkeletonAdapter(BaseAdapter):
             return self._output("OK\n")
         if cmd == "keys" and not key:
             return self._output(" ".join(sorted(self._store)) + "\n")
-        if cmd == "submit" and not key:
-            self._done = True
-            return Observation(
-                parts=[content("output", "submitted\n")], done=True, reward=self.score()
-            )
         return Observation(
-            parts=[notice(f"Not a command: {_clip(line)!r}. Reply with one of: {COMMANDS}\n")]
+            parts=[notice(f"Not a command: {_clip(line)!r}. Use one of: {COMMANDS}\n")]
         )
 
     def _output(self, text: str) -> Observation:
@@ -119,7 +138,8 @@ class SkeletonAdapter(BaseAdapter):
 
 
 def skeleton_tasks() -> list[Task]:
-    """Five tasks; each oracle sets and deletes exactly the goal's keys, then submits."""
+    """Five tasks; each oracle sets and deletes exactly the goal's keys, its last reply also
+    saying ``TASK COMPLETE`` (the command runs, then the episode ends)."""
     Split = Literal["train", "heldout"]
     specs: list[tuple[str, dict[str, str], dict[str, str | None], Split, str]] = [
         ("kv-set-one", {}, {"color": "blue"}, "train", "Make the key color hold blue."),
@@ -136,16 +156,17 @@ def skeleton_tasks() -> list[Task]:
     ]
     tasks = []
     for task_id, initial, goal, split, instruction in specs:
-        oracle = [f"set {k} {v}" for k, v in goal.items() if v is not None]
-        oracle += [f"del {k}" for k, v in goal.items() if v is None]
+        oracle = [kv(f"set {k} {v}") for k, v in goal.items() if v is not None]
+        oracle += [kv(f"del {k}") for k, v in goal.items() if v is None]
+        oracle[-1] += "\nTASK COMPLETE"
         tasks.append(
             Task(
                 id=task_id,
                 adapter="skeleton",
-                instruction=instruction + " Then submit.",
+                instruction=instruction,
                 split=split,
                 max_turns=6,
-                oracle=oracle + ["submit"],
+                oracle=oracle,
                 data={"initial": initial, "goal": goal},
             )
         )
