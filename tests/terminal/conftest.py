@@ -6,6 +6,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,3 +167,44 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+def _oracle_and_noop(task: Task) -> str | None:
+    """None if the oracle scores 1.0 and a no-op scores < 1.0; else what went wrong."""
+    from envlearn.plugins import make_adapter
+
+    a = make_adapter("terminal")
+    try:
+        a.reset(task)
+        noop = a.score()
+        noop_out = _last_verify(a)
+        a.reset(task)
+        a.step(task.oracle[0])  # look around
+        obs = a.step(task.oracle[1])  # the solution
+        oracle = a.score()
+        if oracle == 1.0 and noop < 1.0:
+            return None
+        return (
+            f"{task.id}: oracle={oracle} noop={noop}\n  step: {obs.text[-800:]!r}\n"
+            f"  verify(oracle): {_last_verify(a)}\n  verify(noop): {noop_out}"
+        )
+    except Exception as e:  # report every task, not just the first to fail
+        return f"{task.id}: {type(e).__name__}: {e}"
+    finally:
+        a.close()
+
+
+def _last_verify(adapter: object) -> str:
+    r = getattr(adapter, "last_verify", None)
+    if r is None:
+        return "(no verify output)"
+    return (r.stdout + r.stderr).decode(errors="replace")[-800:]
+
+
+def run_oracles_and_noops(tasks: list[Task]) -> list[str]:
+    """Run every task's oracle and a no-op attempt (4 sessions in parallel); the failures."""
+    from envlearn.plugins import make_adapter
+
+    make_adapter("terminal").close()  # build the plugin registry once, outside the threads
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        return [r for r in ex.map(_oracle_and_noop, tasks) if r is not None]

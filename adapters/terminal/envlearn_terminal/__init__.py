@@ -2,8 +2,8 @@
 
 This module is the plugin (entry point ``terminal`` in the ``envlearn`` group): it registers
 the ``terminal`` adapter, the bundled ``terminal`` task suite and the ``terminal-import``
-command.  The suite's loader and the importer live in :mod:`envlearn_terminal.suite` and are
-imported only when used.
+command.  The suite's loader (:mod:`envlearn_terminal.suite`) and the Terminal-Bench importer
+(:mod:`envlearn_terminal.tbench`) are imported only when used.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _load_bundled_tasks() -> list[Task]:
 
 
 def _terminal_import(argv: list[str]) -> int:
-    from envlearn_terminal.suite import cli_import
+    from envlearn_terminal.tbench import cli_import
 
     return cli_import(argv)
 

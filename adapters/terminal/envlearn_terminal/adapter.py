@@ -1,24 +1,37 @@
 """``terminal``: a persistent, sandboxed bash shell; tasks are directories with setup/verify scripts.
 
-One episode = one fresh work dir (``/work`` in the sandbox) + one long-lived shell.  ``reset``
-runs the task's ``setup.sh`` in the sandbox, ``step`` runs the first code block of the model's
-reply and answers with typed parts (``stdout``, ``stderr``, ``exit_code`` content; ``notice`` for
-what the harness adds), ``score`` runs ``verify.sh`` in a separate sandbox that also sees the
-task dir at ``/task`` (which the model's shell never sees).
+One episode = one fresh writable space (a tmpfs capped in bytes and inodes holding ``/work``,
+the home, ``/tmp`` and ``/dev/shm``) + one long-lived shell.  ``reset`` runs the task's
+``setup.sh`` in the sandbox, ``step`` runs the action of the model's reply (the core grammar,
+:func:`envlearn.actions.parse_action`: the first ```` ```bash ```` block; ``TASK COMPLETE``
+ends the episode, after running the action if the reply has one) and answers with typed parts
+(``stdout``, ``stderr``, ``exit_code`` content; ``notice`` for what the harness adds),
+``score`` runs ``verify.sh`` in a separate sandbox that also sees the task dir at ``/task``
+(which the model's shell never sees).  Turn budgets are the engine's, not the adapter's.
+
+Output bytes are decoded as UTF-8 and control characters follow ``control_chars``: ``escape``
+(default: shown as ``\\xHH`` text), ``strip`` (removed with the escape sequences they start) or
+``keep``; a notice says what was changed.  Output that draws a full screen (``vi``, ``top``:
+cursor moves and screen clears) is left out with a notice unless ``keep``.  With
+``clock="fixed"`` (default) the sandbox's clock and file times are seeded (``clock.py``), which
+makes observations reproducible: the class declares ``deterministic = True``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
+import time
 import warnings
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from envlearn.actions import COMPLETE_LINE, parse_action
 from envlearn.channels import (
     BaseAdapter,
     ChannelSpec,
@@ -29,11 +42,12 @@ from envlearn.channels import (
     content,
     notice,
 )
-from envlearn_terminal.actions import COMPLETE_LINE, FORMAT_HELP, parse_action
+from envlearn_terminal.clock import EpisodeClock, normalize_times
 from envlearn_terminal.sandbox import (
     ETC_WHITELIST,
     SANDBOX_TASK,
     SANDBOX_WORKDIR,
+    CappedFs,
     Limits,
     OneShotResult,
     SandboxKind,
@@ -41,18 +55,43 @@ from envlearn_terminal.sandbox import (
     UidLease,
     UnsandboxedWarning,
     bwrap_problem,
+    env_prefix,
+    faketime_env,
     lease_uid,
+    libfaketime_path,
+    mount_capped_fs,
     rmtree_force,
     run_oneshot,
     sandbox_env,
+    unmount_stale,
     wrap_command,
     write_identity_files,
 )
 from envlearn_terminal.session import Capture, CommandResult, ShellSession
 
-__all__ = ["TerminalAdapter", "decode_output", "result_parts"]
+__all__ = [
+    "ACTION_LANGUAGES",
+    "EXAMPLE",
+    "FORMAT_HELP",
+    "TerminalAdapter",
+    "apply_control_policy",
+    "decode_output",
+    "result_parts",
+]
 
 DEFAULT_TIMEOUT_S = 10.0
+#: Code-block languages that hold a shell action (a bare fence does too).
+ACTION_LANGUAGES = frozenset({"bash", "sh", "shell", "console", "zsh"})
+EXAMPLE = "```bash\nls -la\n```"
+FORMAT_HELP = (
+    "Put the command(s) to run in one fenced code block, for example:\n"
+    f"{EXAMPLE}\n"
+    f"When the task is done, write the line {COMPLETE_LINE} outside any code block "
+    "(a command in the same reply runs first).\n"
+)
+ControlPolicy = str  # "escape" | "strip" | "keep"
+CONTROL_POLICIES = ("escape", "strip", "keep")
+COARSE_CLOCK_SLACK_NS = 50_000_000
 
 
 # ------------------------------------------------------------------------------------------
@@ -66,6 +105,46 @@ def decode_output(b: bytes) -> tuple[str, int]:
     if bad:
         s = "".join("\ufffd" if "\udc80" <= ch <= "\udcff" else ch for ch in s)
     return s, bad
+
+
+# C0 controls but tab and newline, DEL, C1 controls
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# terminal escape sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other ESC x
+_SEQUENCE_RE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]"
+)
+# what only a full-screen program prints: cursor addressing, screen/line erase, scroll regions,
+# the alternate screen
+_SCREEN_RE = re.compile(r"\x1b\[[0-9;]*[HfJKr]|\x1b\[\?(?:1049|1047|47)[hl]")
+SCREEN_MIN_SEQUENCES = 4
+
+
+def apply_control_policy(text: str, policy: ControlPolicy) -> tuple[str, int]:
+    """Apply the control-character policy to decoded output; returns (text, characters
+    changed).  ``escape``: each control character becomes ``\\xHH`` text; ``strip``: escape
+    sequences are removed whole, other control characters too; ``keep``: unchanged."""
+    if policy == "keep":
+        return text, 0
+    if policy == "strip":
+        n = 0
+
+        def drop(m: re.Match[str]) -> str:
+            nonlocal n
+            n += len(_CONTROL_RE.findall(m.group(0)))
+            return ""
+
+        text = _SEQUENCE_RE.sub(drop, text)
+        text, k = _CONTROL_RE.subn("", text)
+        return text, n + k
+    return _CONTROL_RE.subn(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def is_screen_output(text: str) -> bool:
+    """Whether output draws a full screen (``vi``, ``top``...) rather than printing lines."""
+    if "\x1b" not in text:
+        return False
+    return len(_SCREEN_RE.findall(text)) >= SCREEN_MIN_SEQUENCES
 
 
 class _PartList:
@@ -83,12 +162,20 @@ class _PartList:
         return "\n" if self.text_end not in ("", "\n") else ""
 
 
-def result_parts(result: CommandResult, *, timeout_s: float) -> list[Part]:
+def result_parts(
+    result: CommandResult, *, timeout_s: float, control_chars: ControlPolicy = "escape"
+) -> list[Part]:
     """Turn a command's result into observation parts: content first, harness notices after."""
     pl = _PartList()
     bad = 0
+    changed = 0
+    screens: list[tuple[str, int]] = []
     for channel, cap in (("stdout", result.stdout), ("stderr", result.stderr)):
-        bad += _add_stream(pl, channel, cap)
+        b, c, screen = _add_stream(pl, channel, cap, control_chars)
+        bad += b
+        changed += c
+        if screen:
+            screens.append((channel, cap.total))
     if result.exit_code is not None:
         pl.add(notice(pl.sep() + "[exit code: "))
         pl.add(content("exit_code", str(result.exit_code)))
@@ -97,9 +184,38 @@ def result_parts(result: CommandResult, *, timeout_s: float) -> list[Part]:
         pl.add(
             notice(f"{pl.sep()}[timed out after {timeout_s:g} s: the command was interrupted]\n")
         )
+    if result.stopped:
+        pl.add(
+            notice(
+                f"{pl.sep()}[the command was stopped (SIGSTOP/SIGTSTP) and nothing would resume "
+                "it: it was killed]\n"
+            )
+        )
     if result.output_overflow:
         total = result.stdout.total + result.stderr.total
         pl.add(notice(f"{pl.sep()}[the command printed {total} bytes and was interrupted]\n"))
+    for channel, total in screens:
+        pl.add(
+            notice(
+                f"{pl.sep()}[{total} bytes of {channel} drew a full screen (cursor moves, screen "
+                "clears) and were left out: there is no interactive terminal here; edit files "
+                "with sed, printf or a heredoc, and read them with cat or head]\n"
+            )
+        )
+    if changed and control_chars == "escape":
+        pl.add(
+            notice(
+                f"{pl.sep()}[{changed} control characters in the output are shown as \\xHH "
+                "escapes]\n"
+            )
+        )
+    elif changed and control_chars == "strip":
+        pl.add(
+            notice(
+                f"{pl.sep()}[{changed} control characters (and the terminal sequences they "
+                "started) were removed from the output]\n"
+            )
+        )
     if bad:
         pl.add(
             notice(
@@ -118,20 +234,27 @@ def result_parts(result: CommandResult, *, timeout_s: float) -> list[Part]:
     return pl.parts
 
 
-def _add_stream(pl: _PartList, channel: str, cap: Capture) -> int:
+def _add_stream(
+    pl: _PartList, channel: str, cap: Capture, policy: ControlPolicy
+) -> tuple[int, int, bool]:
+    """Add one stream's parts; returns (bytes replaced by U+FFFD, control characters changed,
+    whether it was full-screen drawing and left out)."""
     head, omitted, tail = cap.split()
     if not head and not tail:
-        return 0
-    if channel == "stderr":
-        pl.add(notice(pl.sep() + "[stderr]\n"))
+        return 0, 0, False
     head_text, bad_head = decode_output(head)
+    tail_text, bad_tail = decode_output(tail) if omitted else ("", 0)
+    if policy != "keep" and is_screen_output(head_text + tail_text):
+        return bad_head + bad_tail, 0, True
+    head_text, ch_head = apply_control_policy(head_text, policy)
+    tail_text, ch_tail = apply_control_policy(tail_text, policy)
+    if channel == "stderr" and (head_text or tail_text):
+        pl.add(notice(pl.sep() + "[stderr]\n"))
     pl.add(content(channel, head_text))
-    bad_tail = 0
     if omitted:
         pl.add(notice(f"{pl.sep()}[... {omitted} bytes of {channel} omitted ...]\n"))
-        tail_text, bad_tail = decode_output(tail)
         pl.add(content(channel, tail_text))
-    return bad_head + bad_tail
+    return bad_head + bad_tail, ch_head + ch_tail, False
 
 
 # ------------------------------------------------------------------------------------------
@@ -146,14 +269,32 @@ class _Episode:
     timeout_s: float
     session: ShellSession | None = None
     done: bool = False
+    fs: CappedFs | None = None
+    clock: EpisodeClock | None = None
+    commands: int = 0
+    stamped_since_ns: int = 0
+    nested_userns: bool = False
+
+    @property
+    def space(self) -> Path:
+        """The capped filesystem holding everything the sandbox may write."""
+        return self.root / "fs"
 
     @property
     def work(self) -> Path:
-        return self.root / "work"
+        return self.space / "work"
 
     @property
     def home(self) -> Path:
-        return self.root / "home"
+        return self.space / "home"
+
+    @property
+    def tmp(self) -> Path:
+        return self.space / "tmp"
+
+    @property
+    def shm(self) -> Path:
+        return self.space / "shm"
 
     @property
     def ctl(self) -> Path:
@@ -167,6 +308,8 @@ class _Episode:
         if self.session is not None:
             self.session.close()
             self.session = None
+        if self.fs is not None:
+            self.fs.close()
         rmtree_force(self.root)
         self.lease.release()
 
@@ -196,6 +339,7 @@ def _clean_stale_episodes(root: Path) -> None:
     for d in root.iterdir():
         pid = d.name.split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            unmount_stale(d)
             rmtree_force(d)
 
 
@@ -236,7 +380,9 @@ class TerminalAdapter(BaseAdapter):
             description="labels, truncation, timeouts, restarts, format hints",
         ),
     )
-    deterministic: ClassVar[bool] = False
+    # proven by the conformance determinism check (clock="fixed", the default); an instance
+    # with clock="real" says False
+    deterministic: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -254,6 +400,11 @@ class TerminalAdapter(BaseAdapter):
         workdir_root: str | os.PathLike[str] | None = None,
         setup_timeout_s: float = 120.0,
         verify_timeout_s: float = 120.0,
+        disk_mb: int = 1024,
+        disk_inodes: int = 65536,
+        control_chars: str = "escape",
+        clock: str = "fixed",
+        nested_userns: bool = False,
     ) -> None:
         if sandbox not in ("bwrap", "none"):
             raise ValueError(
@@ -273,6 +424,31 @@ class TerminalAdapter(BaseAdapter):
                 f"max_drain_bytes must be an integer >= max_output_bytes ({max_output_bytes}), "
                 f"got {max_drain_bytes!r}"
             )
+        if control_chars not in CONTROL_POLICIES:
+            raise ValueError(
+                f"control_chars must be 'escape' (default: show them as \\xHH), 'strip' or "
+                f"'keep', got {control_chars!r}"
+            )
+        if clock not in ("fixed", "real"):
+            raise ValueError(
+                f"clock must be 'fixed' (default: a seeded clock, reproducible observations) or "
+                f"'real' (the host's wall clock), got {clock!r}"
+            )
+        for opt, v, low in (("disk_mb", disk_mb, 1), ("disk_inodes", disk_inodes, 64)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise ValueError(f"{opt} must be an integer >= {low}, got {v!r}")
+        if clock == "fixed" and libfaketime_path() is None:
+            raise SandboxUnavailable(
+                "clock='fixed' needs Debian's libfaketime (apt-get install -y faketime "
+                "libfaketime; ./run.sh setup installs it), or pass clock='real'"
+            )
+        self.control_chars = control_chars
+        self.clock = clock
+        self.disk_mb = disk_mb
+        self.disk_inodes = disk_inodes
+        self.nested_userns = bool(nested_userns)
+        if clock == "real":
+            self.deterministic = False  # type: ignore[misc]
         self.limits = Limits(
             cpu_s=cpu_s,
             memory_mb=memory_mb,
@@ -341,8 +517,8 @@ class TerminalAdapter(BaseAdapter):
             f"seconds; output beyond {self.max_output_bytes} bytes per stream is cut from the "
             "middle. Commands read no input (stdin is empty), so do not start interactive "
             "programs (editors, pagers, REPLs); write files with redirections or heredocs.\n"
-            f"When the task is done, reply with the line {COMPLETE_LINE} outside any code block; "
-            "nothing else in that reply runs."
+            f"When the task is done, write the line {COMPLETE_LINE} outside any code block; a "
+            "command in the same reply runs first, then the episode ends."
         )
 
     @property
@@ -373,10 +549,19 @@ class TerminalAdapter(BaseAdapter):
             lease.release()
             raise
         ep = _Episode(task=task, root=root, lease=lease, timeout_s=timeout)
+        ep.nested_userns = bool(task.data.get("nested_userns", self.nested_userns))
+        clock = task.data.get("clock", self.clock)
+        if clock not in ("fixed", "real"):
+            raise ValueError(f"task {task.id!r}: data['clock'] must be 'fixed' or 'real'")
+        if clock == "fixed":
+            ep.clock = EpisodeClock(task.id, seed, timeout)
         self._res.episode = ep
         try:
+            ep.stamped_since_ns = time.time_ns() - COARSE_CLOCK_SLACK_NS
             self._prepare_dirs(ep, task_dir)
             self._run_setup(ep, seed)
+            self._fix_times(ep, 0)
+            inner = faketime_env(ep.clock.faketime(0)) if ep.clock is not None else {}
             ep.session = ShellSession(
                 workdir=ep.work,
                 home=ep.home,
@@ -385,6 +570,12 @@ class TerminalAdapter(BaseAdapter):
                 sandbox=self.sandbox,
                 limits=self.limits,
                 hide=_hidden_paths(task_dir),
+                extra_env={"TZ": "UTC"},
+                inner_env=inner,
+                tmp_dir=ep.tmp if self.sandbox == "bwrap" else None,
+                shm_dir=ep.shm if self.sandbox == "bwrap" else None,
+                fixed_root=ep.clock is not None,
+                disable_userns=not ep.nested_userns,
             )
         except BaseException:
             self._res.close()
@@ -404,10 +595,24 @@ class TerminalAdapter(BaseAdapter):
             )
         return p
 
+    def _fix_times(self, ep: _Episode, k: int) -> None:
+        """Fixed clock: give what was stamped since the last pass the fake start of step k."""
+        if ep.clock is None:
+            return
+        # kernel file times come from a coarse clock that may lag time_ns() by a tick or two
+        t0 = time.time_ns() - COARSE_CLOCK_SLACK_NS
+        normalize_times(ep.space, since_ns=ep.stamped_since_ns, to_s=ep.clock.start_of(k))
+        ep.stamped_since_ns = t0
+
     def _prepare_dirs(self, ep: _Episode, task_dir: Path | None) -> None:
         ep.root.chmod(0o711)
+        ep.fs = mount_capped_fs(ep.space, max_bytes=self.disk_mb << 20, max_inodes=self.disk_inodes)
+        ep.space.chmod(0o755)
         ep.work.mkdir(mode=0o755)
         ep.home.mkdir(mode=0o700)
+        for d in (ep.tmp, ep.shm):
+            d.mkdir()
+            d.chmod(0o1777)
         ep.ctl.mkdir(mode=0o755)
         if os.geteuid() == 0:
             for d in (ep.work, ep.home):
@@ -425,11 +630,20 @@ class TerminalAdapter(BaseAdapter):
                     os.chmod(fp, 0o755 if os.access(fp, os.X_OK) else 0o644)
 
     def _oneshot(
-        self, ep: _Episode, script: str, *, home: Path | None, timeout_s: float, extra_env: dict
+        self,
+        ep: _Episode,
+        script: str,
+        *,
+        home: Path | None,
+        timeout_s: float,
+        extra_env: dict[str, str],
+        step: int,
+        own_tmp: bool,
     ) -> OneShotResult:
         task_in_box = SANDBOX_TASK if self.sandbox == "bwrap" else str(ep.task_copy)
+        clock_env = faketime_env(ep.clock.faketime(step)) if ep.clock is not None else {}
         argv = wrap_command(
-            ["bash", f"{task_in_box}/{script}"],
+            [*env_prefix(clock_env), "bash", f"{task_in_box}/{script}"],
             sandbox=self.sandbox,
             uid=ep.lease.uid,
             limits=self.limits,
@@ -438,9 +652,15 @@ class TerminalAdapter(BaseAdapter):
             ctl_dir=ep.ctl,
             ro_binds=[(ep.task_copy, SANDBOX_TASK)],
             new_session=True,
+            tmp_dir=ep.tmp if own_tmp and self.sandbox == "bwrap" else None,
+            shm_dir=ep.shm if own_tmp and self.sandbox == "bwrap" else None,
+            fixed_root=ep.clock is not None,
+            disable_userns=not ep.nested_userns,
         )
         env = sandbox_env(
-            sandbox=self.sandbox, home=home, extra={"TASK_DIR": task_in_box, **extra_env}
+            sandbox=self.sandbox,
+            home=home,
+            extra={"TASK_DIR": task_in_box, "TZ": "UTC", **extra_env},
         )
         return run_oneshot(argv, env=env, cwd=ep.work, timeout_s=timeout_s)
 
@@ -453,6 +673,8 @@ class TerminalAdapter(BaseAdapter):
             home=ep.home,
             timeout_s=self.setup_timeout_s,
             extra_env={"ENVLEARN_SEED": "" if seed is None else str(seed)},
+            step=0,
+            own_tmp=True,
         )
         if r.timed_out or r.returncode != 0:
             what = (
@@ -472,22 +694,41 @@ class TerminalAdapter(BaseAdapter):
             raise RuntimeError("step() before reset(): call reset(task) first")
         if ep.done:
             raise RuntimeError("step() after the episode ended: call reset(task) for a new one")
-        parsed = parse_action(action_text)
-        if parsed.kind == "complete":
+        action = parse_action(action_text, languages=ACTION_LANGUAGES, bare=True, example=EXAMPLE)
+        if action.kind == "complete":
             ep.done = True
             return Observation(parts=[notice(f"[episode ended: {COMPLETE_LINE}]\n")], done=True)
-        if parsed.kind == "invalid":
-            return Observation(parts=[notice(f"[{parsed.problem}]\n{FORMAT_HELP}")])
-        if "\x00" in parsed.command:
-            return Observation(
+        if action.kind == "invalid":
+            return Observation(parts=[notice(f"[{action.problem}]\n{FORMAT_HELP}")])
+        command = action.body or ""
+        if "\x00" in command:
+            obs = Observation(
                 parts=[notice("[the command contains a NUL character, which bash cannot run]\n")]
             )
+            return self._maybe_end(ep, obs, action.complete)
+        ep.commands += 1
         r = ep.session.run(
-            parsed.command,
+            command,
             timeout_s=ep.timeout_s,
             max_output_bytes=self.max_output_bytes,
             max_drain_bytes=self.max_drain_bytes,
+            fake_time=ep.clock.faketime(ep.commands) if ep.clock is not None else None,
         )
+        self._fix_times(ep, ep.commands)
+        parts = result_parts(r, timeout_s=ep.timeout_s, control_chars=self.control_chars)
+        full = ep.fs is not None and ep.fs.full()
+        if full:
+            assert ep.fs is not None
+            used, total, iused, itotal = ep.fs.usage()
+            sep = "\n" if parts and not parts[-1].text.endswith("\n") else ""
+            parts.append(
+                notice(
+                    f"{sep}[the sandbox's writable space is full ({used >> 20} of "
+                    f"{total >> 20} MiB, {iused} of {itotal} files and directories; /work, "
+                    "the home, /tmp and /dev/shm together): writes fail until you delete "
+                    "something]\n"
+                )
+            )
         info: dict[str, Any] = {
             "exit_code": r.exit_code,
             "timed_out": r.timed_out,
@@ -495,8 +736,20 @@ class TerminalAdapter(BaseAdapter):
             "duration_s": r.duration_s,
             "stdout_bytes": r.stdout.total,
             "stderr_bytes": r.stderr.total,
+            "stopped": r.stopped,
+            "disk_full": full,
         }
-        return Observation(parts=result_parts(r, timeout_s=ep.timeout_s), info=info)
+        return self._maybe_end(ep, Observation(parts=parts, info=info), action.complete)
+
+    @staticmethod
+    def _maybe_end(ep: _Episode, obs: Observation, complete: bool) -> Observation:
+        """The core rule: an action and TASK COMPLETE in one reply → the action ran, now end."""
+        if not complete:
+            return obs
+        ep.done = True
+        sep = "\n" if obs.parts and not obs.parts[-1].text.endswith("\n") else ""
+        parts = [*obs.parts, notice(f"{sep}[episode ended: {COMPLETE_LINE}]\n")]
+        return Observation(parts=parts, done=True, info=obs.info)
 
     def score(self) -> float:
         """Run verify.sh in a separate sandbox sharing the work dir: reward in [0, 1]."""
@@ -507,7 +760,15 @@ class TerminalAdapter(BaseAdapter):
             raise RuntimeError("score() before reset(): call reset(task) first")
         if not (ep.task_copy / "verify.sh").is_file():
             raise EpisodeError(f"task {ep.task.id!r} has no verify.sh: it cannot be scored")
-        r = self._oneshot(ep, "verify.sh", home=None, timeout_s=self.verify_timeout_s, extra_env={})
+        r = self._oneshot(
+            ep,
+            "verify.sh",
+            home=None,
+            timeout_s=self.verify_timeout_s,
+            extra_env={},
+            step=ep.commands + 1,
+            own_tmp=False,
+        )
         self.last_verify = r
         if r.timed_out:
             return 0.0

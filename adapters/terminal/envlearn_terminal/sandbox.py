@@ -3,23 +3,53 @@
 Every process the model (or a task's setup/verify script) runs lives in a bubblewrap sandbox:
 
 * no network (``--unshare-all`` leaves only a private loopback), its own pid, ipc and uts
-  namespaces, ``--die-with-parent``, ``--cap-drop ALL``;
+  namespaces, ``--die-with-parent``, ``--cap-drop ALL``, and no nested user namespaces
+  (``--disable-userns``: ``unshare -r`` fails inside, so nothing can mount a filesystem);
 * a read-only system (``/usr`` plus a short whitelist of ``/etc``), a fresh size-capped ``/tmp``
-  and ``/dev/shm``, the episode's work dir writable at ``/work`` and its home at
-  ``/home/user``, nothing else (no ``/root``, no host ``/home``, no ``/sys``);
+  and ``/dev/shm`` (or directories of the caller's choosing), the episode's work dir writable at
+  ``/work`` and its home at ``/home/user``, nothing else (no ``/root``, no host ``/home``, no
+  ``/sys``);
 * rlimits on CPU seconds, address space, file size, open files and processes.
 
 As root, process-count rlimits do not bind uid 0, so the sandbox runs as a non-root uid leased
 for the episode (``setpriv --reuid/--regid --clear-groups`` before bwrap).  Leases are unique
 across processes on the host (an ``flock`` per uid), so ``RLIMIT_NPROC`` of one episode is never
 shared with another.
+
+Public API (stable; other adapters, e.g. the debugger's, build on it; changes are additive):
+
+* :class:`Limits` (rlimits, ``prlimit_argv()``), :func:`lease_uid` → :class:`UidLease`
+  (``.uid``, ``.release()``), :func:`write_identity_files` (the synthetic ``/etc/passwd``...);
+* :func:`wrap_command` (``prlimit`` → ``setpriv`` → ``bwrap`` → your argv) and
+  :func:`bwrap_argv` (the bwrap part), :func:`sandbox_env` (the whole environment);
+  keyword options added later keep the old behaviour by default, except ``disable_userns``
+  (on by default since it was added);
+* :func:`bwrap_problem` (why the sandbox cannot work here, or None), :func:`spawn` (Popen from a
+  long-lived thread, needed for ``--die-with-parent``), :func:`run_oneshot` (a script to
+  completion with a timeout, output tails kept);
+* :class:`CappedFs` / :func:`mount_capped_fs`: a tmpfs capped in bytes *and* inodes for an
+  episode's writable space (root only; elsewhere a plain directory, ``capped=False``);
+  :func:`unmount_stale` for those left by a killed process;
+* :func:`libfaketime_path` and :func:`faketime_env`: the environment that gives sandboxed
+  processes a fixed, seeded clock (Debian's libfaketime);
+* reaping: :func:`pid_namespace`, :func:`child_pid_namespace`,
+  :func:`processes_in_pid_namespace`, :func:`processes_in_session`,
+  :func:`processes_in_group`, :func:`kill_pid_namespace`, :func:`kill_session`,
+  :func:`process_state`, :func:`rmtree_force`;
+* constants ``SANDBOX_WORKDIR`` (``/work``), ``SANDBOX_HOME``, ``SANDBOX_CTL``,
+  ``SANDBOX_TASK``, ``ETC_WHITELIST``; exceptions :class:`SandboxUnavailable`,
+  :class:`UnsandboxedWarning`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
+import errno
 import fcntl
 import functools
+import glob
+import hashlib
 import os
 import queue
 import select
@@ -39,28 +69,38 @@ from envlearn.channels import EpisodeError
 
 __all__ = [
     "ETC_WHITELIST",
+    "FIXED_ROOT_TIME",
     "SANDBOX_CTL",
     "SANDBOX_HOME",
     "SANDBOX_TASK",
     "SANDBOX_WORKDIR",
+    "CappedFs",
     "Limits",
     "OneShotResult",
     "SandboxKind",
     "SandboxUnavailable",
     "UidLease",
     "UnsandboxedWarning",
+    "bwrap_argv",
     "bwrap_problem",
     "child_pid_namespace",
+    "env_prefix",
+    "faketime_env",
     "kill_pid_namespace",
     "kill_session",
     "lease_uid",
+    "libfaketime_path",
+    "mount_capped_fs",
     "pid_namespace",
+    "process_state",
+    "processes_in_group",
     "processes_in_pid_namespace",
     "processes_in_session",
     "rmtree_force",
     "run_oneshot",
     "sandbox_env",
     "spawn",
+    "unmount_stale",
     "wrap_command",
     "write_identity_files",
 ]
@@ -221,6 +261,47 @@ def _usr_links() -> list[str]:
     return argv
 
 
+#: mtime of the fixed root's entries (2024-01-01 00:00:00 UTC): ``ls -la /work`` shows it for ``..``.
+FIXED_ROOT_TIME = 1_704_067_200
+
+_root_lock = threading.Lock()
+_roots: dict[str, Path] = {}
+
+
+def _fixed_root(entries: Sequence[tuple[str, str]]) -> Path:
+    """A read-only directory to use as the sandbox's ``/``: one entry per top-level mount point
+    (``("dir", name)``, ``("file", name)`` or ``("link:TARGET", name)``), every time fixed at
+    :data:`FIXED_ROOT_TIME`.  Shared by every sandbox with the same entries (built once per
+    host, atomically)."""
+    key = hashlib.sha256(repr(sorted(entries)).encode()).hexdigest()[:16]
+    with _root_lock:
+        got = _roots.get(key)
+        if got is not None and got.is_dir():
+            return got
+        parent = Path(tempfile.gettempdir()) / "envlearn-terminal-root"
+        parent.mkdir(mode=0o755, exist_ok=True)
+        final = parent / key
+        if not final.is_dir():
+            tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=parent))
+            for kind, name in entries:
+                p = tmp / name
+                if kind == "dir":
+                    p.mkdir(mode=0o755)
+                elif kind == "file":
+                    p.touch(mode=0o644)
+                else:
+                    os.symlink(kind.split(":", 1)[1], p)
+                os.utime(p, (FIXED_ROOT_TIME, FIXED_ROOT_TIME), follow_symlinks=False)
+            tmp.chmod(0o755)
+            os.utime(tmp, (FIXED_ROOT_TIME, FIXED_ROOT_TIME))
+            try:
+                tmp.rename(final)
+            except OSError:  # another process built it first
+                rmtree_force(tmp)
+        _roots[key] = final
+        return final
+
+
 def bwrap_argv(
     *,
     workdir: Path,
@@ -231,46 +312,93 @@ def bwrap_argv(
     chdir: str = SANDBOX_WORKDIR,
     new_session: bool = False,
     tmpfs_bytes: int = 512 << 20,
+    tmp_dir: Path | None = None,
+    shm_dir: Path | None = None,
+    disable_userns: bool = True,
+    fixed_root: bool = False,
 ) -> list[str]:
-    """The bwrap command line (ending with ``--``) for one sandboxed process tree."""
+    """The bwrap command line (ending with ``--``) for one sandboxed process tree.
+
+    :param tmp_dir: bind this host directory at ``/tmp`` instead of a fresh tmpfs (e.g. a
+        directory of the episode's :class:`CappedFs`, so ``/tmp`` counts against its caps).
+    :param shm_dir: the same for ``/dev/shm``.
+    :param disable_userns: forbid new user namespaces inside (``--disable-userns``).
+    :param fixed_root: build ``/`` from a shared read-only directory whose entries have fixed
+        times (instead of a tmpfs made now), so ``ls -la /work`` shows the same ``..`` on every
+        run; every top-level mount point gets its own entry.
+    """
     bwrap = _bwrap_path() or "bwrap"
     size = ["--size", str(tmpfs_bytes)]
-    argv = [
-        bwrap,
-        "--unshare-all",
-        "--die-with-parent",
-        "--cap-drop",
-        "ALL",
-        "--hostname",
-        "sandbox",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        *_usr_links(),
-        "--perms",
-        "0755",
-        "--dir",
-        "/etc",
-    ]
-    for p in ETC_WHITELIST:
-        argv += ["--ro-bind-try", p, p]
-    for name in ("passwd", "group", "hosts", "hostname"):
-        argv += ["--ro-bind", str(ctl_dir / name), f"/etc/{name}"]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", *size, "--tmpfs", "/dev/shm"]
-    argv += ["--perms", "1777", *size, "--tmpfs", "/tmp"]
-    argv += ["--bind", str(workdir), SANDBOX_WORKDIR]
-    if home is None:
-        argv += [*size, "--tmpfs", SANDBOX_HOME]
+    links = [("link:" + f"usr/{n}", n) for n in ("bin", "sbin", "lib", "lib64", "lib32", "libx32")]
+    links = [e for e in links if os.path.isdir(f"/usr/{e[1]}")]
+    argv = [bwrap, "--unshare-all"]
+    if disable_userns:
+        argv += ["--unshare-user", "--disable-userns"]
+    argv += ["--die-with-parent", "--cap-drop", "ALL", "--hostname", "sandbox"]
+    mounts: list[str] = []
+    late_ro: list[str] = []
+    mounts += ["--ro-bind", "/usr", "/usr"]
+    if fixed_root:
+        mounts += ["--perms", "0755", "--size", "1048576", "--tmpfs", "/etc"]
+        late_ro.append("/etc")
     else:
-        argv += ["--bind", str(home), SANDBOX_HOME]
-    argv += ["--ro-bind", str(ctl_dir), SANDBOX_CTL]
+        mounts += [*_usr_links(), "--perms", "0755", "--dir", "/etc"]
+    for p in ETC_WHITELIST:
+        mounts += ["--ro-bind-try", p, p]
+    for name in ("passwd", "group", "hosts", "hostname"):
+        mounts += ["--ro-bind", str(ctl_dir / name), f"/etc/{name}"]
+    mounts += ["--proc", "/proc", "--dev", "/dev"]
+    if shm_dir is None:
+        mounts += ["--perms", "1777", *size, "--tmpfs", "/dev/shm"]
+    else:
+        mounts += ["--bind", str(shm_dir), "/dev/shm"]
+    if tmp_dir is None:
+        mounts += ["--perms", "1777", *size, "--tmpfs", "/tmp"]
+    else:
+        mounts += ["--bind", str(tmp_dir), "/tmp"]
+    mounts += ["--bind", str(workdir), SANDBOX_WORKDIR]
+    if home is None:
+        mounts += [*size, "--tmpfs", SANDBOX_HOME]
+    else:
+        mounts += ["--bind", str(home), SANDBOX_HOME]
+    mounts += ["--ro-bind", str(ctl_dir), SANDBOX_CTL]
     for src, dst in ro_binds:
-        argv += ["--ro-bind", str(src), dst]
+        mounts += ["--ro-bind", str(src), dst]
     for h in hide:
-        argv += ["--tmpfs", h]
+        mounts += ["--tmpfs", h]
+    if fixed_root:
+        entries: dict[str, str] = {name: kind for kind, name in links}
+        parents: list[str] = []
+        direct = {"usr", "etc", "proc", "dev", "tmp"}
+        dests = [SANDBOX_WORKDIR, SANDBOX_HOME, SANDBOX_CTL, *(d for _, d in ro_binds), *hide]
+        srcs = {d: Path(s) for s, d in ro_binds}
+        for top in direct:
+            entries[top] = "dir"
+        for d in dests:
+            parts = [x for x in d.split("/") if x]
+            if not parts:
+                continue
+            top = parts[0]
+            if len(parts) == 1:
+                kind = "file" if d in srcs and srcs[d].is_file() else "dir"
+                entries.setdefault(top, kind)
+                direct.add(top)
+            elif top not in direct and top not in parents and top not in entries:
+                entries[top] = "dir"
+                parents.append(top)
+        pre: list[str] = []
+        for top in parents:
+            pre += ["--perms", "0755", "--size", "1048576", "--tmpfs", f"/{top}"]
+            late_ro.append(f"/{top}")
+        root = _fixed_root([(kind, name) for name, kind in entries.items()])
+        argv += ["--ro-bind", str(root), "/", *pre]
+    argv += mounts
     if new_session:
         argv.append("--new-session")
-    argv += ["--chdir", chdir, "--remount-ro", "/dev", "--remount-ro", "/", "--"]
+    argv += ["--chdir", chdir, "--remount-ro", "/dev", "--remount-ro", "/"]
+    for p in late_ro:
+        argv += ["--remount-ro", p]
+    argv.append("--")
     return argv
 
 
@@ -292,8 +420,14 @@ def wrap_command(
     ro_binds: Sequence[tuple[Path | str, str]] = (),
     hide: Sequence[str] = (),
     new_session: bool = False,
+    tmp_dir: Path | None = None,
+    shm_dir: Path | None = None,
+    disable_userns: bool = True,
+    fixed_root: bool = False,
 ) -> list[str]:
-    """``prlimit`` → (``setpriv`` →) ``bwrap`` → ``inner``; with ``sandbox="none"``, prlimit only."""
+    """``prlimit`` → (``setpriv`` →) ``bwrap`` → ``inner``; with ``sandbox="none"``, prlimit only.
+
+    The keyword options after ``new_session`` are those of :func:`bwrap_argv`."""
     if sandbox == "none":
         return [*limits.prlimit_argv(), *inner]
     return [
@@ -307,6 +441,10 @@ def wrap_command(
             hide=hide,
             new_session=new_session,
             tmpfs_bytes=limits.tmp_mb << 20,
+            tmp_dir=tmp_dir,
+            shm_dir=shm_dir,
+            disable_userns=disable_userns,
+            fixed_root=fixed_root,
         ),
         *inner,
     ]
@@ -349,6 +487,146 @@ def write_identity_files(ctl_dir: Path, uid: int) -> None:
         p = ctl_dir / name
         p.write_text(text)
         p.chmod(0o644)
+
+
+# --------------------------------------------------------------------------------------------
+# the episode's writable space: a tmpfs capped in bytes and inodes
+
+_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
+_libc: Any = None
+
+
+def _libc_call(name: str, *args: Any) -> None:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(_libc, name)(*args) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{name}: {os.strerror(e)}")
+
+
+class CappedFs:
+    """An episode's writable space: a tmpfs mounted at ``path`` with ``size=max_bytes`` and
+    ``nr_inodes=max_inodes`` (so neither bytes nor files can exhaust the host), or, where this
+    process cannot mount (not root), a plain directory (``capped`` is False: nothing bounds it).
+
+    Make the directories the sandbox binds (``work``, ``home``, ``tmp``...) inside it;
+    :meth:`usage` reads what is used; :meth:`close` unmounts (idempotent).
+    """
+
+    def __init__(self, path: Path, *, max_bytes: int, max_inodes: int) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.max_inodes = max_inodes
+        self.capped = False
+        self.path.mkdir(mode=0o755, exist_ok=True)
+        if os.geteuid() == 0:
+            opts = f"size={max_bytes},nr_inodes={max_inodes},mode=0755".encode()
+            try:
+                _libc_call(
+                    "mount",
+                    b"envlearn-episode",
+                    str(self.path).encode(),
+                    b"tmpfs",
+                    ctypes.c_ulong(_MS_NOSUID | _MS_NODEV),
+                    opts,
+                )
+                self.capped = True
+            except OSError:
+                self.capped = False
+
+    def usage(self) -> tuple[int, int, int, int]:
+        """``(bytes used, bytes total, inodes used, inodes total)`` of the filesystem."""
+        st = os.statvfs(self.path)
+        total = st.f_blocks * st.f_frsize
+        used = total - st.f_bfree * st.f_frsize
+        return used, total, st.f_files - st.f_ffree, st.f_files
+
+    def full(self) -> bool:
+        """Whether bytes or inodes are (nearly) exhausted: a write would fail now."""
+        if not self.capped:
+            return False
+        used, total, iused, itotal = self.usage()
+        return total - used < max(65536, total // 200) or itotal - iused < 8
+
+    def close(self) -> None:
+        """Unmount (lazily: the memory is freed once no process uses it; idempotent)."""
+        if self.capped:
+            self.capped = False
+            try:
+                _libc_call("umount2", str(self.path).encode(), _MNT_DETACH)
+            except OSError as e:
+                if e.errno not in (errno.EINVAL, errno.ENOENT):
+                    raise
+
+
+def mount_capped_fs(path: Path, *, max_bytes: int, max_inodes: int) -> CappedFs:
+    """Mount a :class:`CappedFs` at ``path`` (created if missing)."""
+    return CappedFs(path, max_bytes=max_bytes, max_inodes=max_inodes)
+
+
+def unmount_stale(under: Path) -> int:
+    """Unmount every episode tmpfs mounted below ``under`` (a killed process's leftovers);
+    returns how many.  Call it only for directories no live episode uses."""
+    prefix = str(Path(under).resolve()).rstrip("/") + "/"
+    found = []
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                mnt = line.split()[4].replace("\\040", " ")
+                if mnt.startswith(prefix):
+                    found.append(mnt)
+    except OSError:
+        return 0
+    n = 0
+    for mnt in sorted(found, key=len, reverse=True):
+        try:
+            _libc_call("umount2", mnt.encode(), _MNT_DETACH)
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
+# --------------------------------------------------------------------------------------------
+# a fixed clock (Debian's libfaketime)
+
+
+@functools.cache
+def libfaketime_path() -> str | None:
+    """Where Debian's ``libfaketime.so.1`` is (under /usr, so the sandbox sees it), or None."""
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    found += sorted(glob.glob("/usr/lib/faketime/libfaketime.so.1"))
+    return found[0] if found else None
+
+
+def env_prefix(env: Mapping[str, str]) -> list[str]:
+    """``env -- K=V ...`` to put before a sandboxed command so that only it (not prlimit,
+    setpriv or bwrap on the host side) gets ``env``; empty for an empty mapping."""
+    if not env:
+        return []
+    return ["/usr/bin/env", "--", *(f"{k}={v}" for k, v in env.items())]
+
+
+def faketime_env(start: str) -> dict[str, str]:
+    """Environment that starts every process's wall clock at ``start`` (``YYYY-MM-DD hh:mm:ss``,
+    UTC), ticking normally from there; file times and monotonic clocks are left real.
+
+    Pass it *inside* the sandbox (:func:`env_prefix`): libfaketime's first process creates a
+    shared-memory segment its children open, which fails across the uid change."""
+    lib = libfaketime_path()
+    if lib is None:
+        raise SandboxUnavailable(
+            "libfaketime is not installed (the fixed sandbox clock needs it): "
+            "apt-get install -y faketime libfaketime"
+        )
+    return {
+        "LD_PRELOAD": lib,
+        "FAKETIME": f"@{start}",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "NO_FAKE_STAT": "1",
+        "TZ": "UTC",
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,6 +869,12 @@ def _stat_fields(pid: int) -> list[str] | None:
     # comm may contain spaces and parens: split after the last ')'
     rest = raw[raw.rfind(")") + 2 :].split()
     return rest  # rest[0] = state, [1] = ppid, [2] = pgrp, [3] = session
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of a host process (``R``, ``S``, ``T`` stopped, ``Z``...), or None."""
+    f = _stat_fields(pid)
+    return f[0] if f else None
 
 
 def _is_zombie(pid: int) -> bool:

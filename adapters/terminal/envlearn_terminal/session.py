@@ -15,8 +15,15 @@ How a command runs (all of it is plain bash, no helper binary):
   The shell's death is seen on a pidfd of the sandbox process.
 * At the timeout the foreground process group gets SIGINT, then SIGKILL (a new foreground job,
   the next turn of a loop, gets SIGINT first again); if the shell still does not come back
-  (it ignores SIGINT, or it is itself stuck), the session is restarted.  If the shell dies (``exit``, ``exec``, ``kill -9 $$``) the session is restarted too.  Files in the
-  work dir survive restarts; the shell's state does not.
+  (it ignores SIGINT, or it is itself stuck), the session is restarted.  If the shell dies
+  (``exit``, ``exec``, ``kill -9 $$``) the session is restarted too.  Files in the work dir
+  survive restarts; the shell's state does not.
+* While a command runs, the process states are looked at every 0.2 s: a stopped shell
+  (``kill -STOP $$``) is restarted at once, a foreground job that stays stopped where bash's job
+  control does not take the terminal back is killed (``stopped`` in the result), instead of
+  both waiting for the timeout.
+* ``run(..., fake_time=...)`` exports ``FAKETIME`` (and re-exports ``LD_PRELOAD``) for that
+  command, so every process it starts sees the episode's fixed clock (see ``clock.py``).
 
 Output is captured in bytes: the first 3/4 and the last 1/4 of ``max_output_bytes`` per channel
 are kept, the count of what lies between is reported.  A command that prints more than
@@ -34,7 +41,7 @@ import threading
 import time
 import tty
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,9 +50,11 @@ from envlearn_terminal.sandbox import (
     SANDBOX_CTL,
     Limits,
     SandboxKind,
+    env_prefix,
     kill_pid_namespace,
     kill_session,
     pid_namespace,
+    process_state,
     processes_in_group,
     sandbox_env,
     spawn,
@@ -58,6 +67,8 @@ START_TIMEOUT_S = 15.0
 INTERRUPT_GRACE_S = 0.5  # after the first SIGINT
 ROUND_GRACE_S = 0.25  # after each later signal
 INTERRUPT_ROUNDS = 8  # then the session is restarted
+WATCH_EVERY_S = 0.2  # process-state checks while a command runs
+STOPPED_GRACE_S = 0.3  # a stopped foreground job bash has not taken back by then is killed
 
 _RC = r"""
 {fd_setup}
@@ -66,9 +77,11 @@ unset HISTFILE MAIL MAILCHECK MAILPATH
 set +o history +H
 __envlearn_seq=0
 __envlearn_status() {{ return "$1"; }}
+{preload}
 __envlearn_run() {{
   local __envlearn_rc=$? __envlearn_cmd=
   __envlearn_seq=$1
+  if [ -n "${{2-}}" ]; then export FAKETIME="@$2" LD_PRELOAD="$__envlearn_preload"; fi
   IFS= read -r -d '' __envlearn_cmd < {cmd_file}
   __envlearn_status "$__envlearn_rc"
   eval "$__envlearn_cmd" < /dev/null
@@ -166,6 +179,7 @@ class CommandResult:
     output_overflow: bool = False
     restarted: bool = False
     restart_reason: str = ""
+    stopped: bool = False
 
 
 @dataclass
@@ -242,6 +256,12 @@ class ShellSession:
         sandbox: SandboxKind = "bwrap",
         limits: Limits | None = None,
         hide: Sequence[str] = (),
+        extra_env: Mapping[str, str] | None = None,
+        inner_env: Mapping[str, str] | None = None,
+        tmp_dir: Path | None = None,
+        shm_dir: Path | None = None,
+        fixed_root: bool = False,
+        disable_userns: bool = True,
     ) -> None:
         self.workdir = workdir
         self.home = home
@@ -250,6 +270,13 @@ class ShellSession:
         self.sandbox: SandboxKind = sandbox
         self.limits = limits or Limits()
         self.hide = tuple(hide)
+        self.extra_env = dict(extra_env or {})
+        # set by env(1) inside the sandbox: LD_PRELOAD must not reach prlimit/setpriv/bwrap
+        self.inner_env = dict(inner_env or {})
+        self.tmp_dir = tmp_dir
+        self.shm_dir = shm_dir
+        self.fixed_root = fixed_root
+        self.disable_userns = disable_userns
         self._slot = _Slot()
         self._finalizer = weakref.finalize(self, self._slot.stop)
         self._closed = False
@@ -280,9 +307,11 @@ class ShellSession:
             closes = {cin_r, ctl_w} - {0, 4}
             if closes:
                 fd_setup.append("exec " + " ".join(f"{fd}>&-" for fd in sorted(closes)))
+            preload = self.inner_env.get("LD_PRELOAD", "")
             rc = _RC.format(
                 fd_setup="\n".join(fd_setup),
                 cmd_file=shlex.quote(f"{ctl_in_sandbox}/cmd"),
+                preload=f"readonly __envlearn_preload={shlex.quote(preload)}",
             )
             rc_path = self.ctl_dir / "rc"
             rc_path.write_text(rc)
@@ -291,7 +320,14 @@ class ShellSession:
                 "setsid",
                 "--ctty",
                 *wrap_command(
-                    ["bash", "--noediting", "--rcfile", f"{ctl_in_sandbox}/rc", "-i"],
+                    [
+                        *env_prefix(self.inner_env),
+                        "bash",
+                        "--noediting",
+                        "--rcfile",
+                        f"{ctl_in_sandbox}/rc",
+                        "-i",
+                    ],
                     sandbox=self.sandbox,
                     uid=self.uid,
                     limits=self.limits,
@@ -299,6 +335,10 @@ class ShellSession:
                     home=self.home,
                     ctl_dir=self.ctl_dir,
                     hide=self.hide,
+                    tmp_dir=self.tmp_dir,
+                    shm_dir=self.shm_dir,
+                    fixed_root=self.fixed_root,
+                    disable_userns=self.disable_userns,
                 ),
             ]
             proc = spawn(
@@ -307,7 +347,7 @@ class ShellSession:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 pass_fds=(cin_r, ctl_w),
-                env=sandbox_env(sandbox=self.sandbox, home=self.home),
+                env=sandbox_env(sandbox=self.sandbox, home=self.home, extra=self.extra_env),
                 cwd=self.workdir,
             )
         except BaseException:
@@ -394,8 +434,12 @@ class ShellSession:
         timeout_s: float = 10.0,
         max_output_bytes: int = 16384,
         max_drain_bytes: int = 32 << 20,
+        fake_time: str | None = None,
     ) -> CommandResult:
-        """Run one command (any bash text) in the persistent shell."""
+        """Run one command (any bash text) in the persistent shell.
+
+        ``fake_time`` (``YYYY-MM-DD hh:mm:ss``): the clock the command's processes start at
+        (needs ``LD_PRELOAD`` of libfaketime in ``extra_env``)."""
         if self._closed:
             raise RuntimeError("the shell session is closed")
         if "\x00" in command:
@@ -414,7 +458,10 @@ class ShellSession:
         os.ftruncate(self._cmd_fd, len(data))
         self._seq += 1
         try:
-            os.write(shell.cin_w, b"__envlearn_run %d\n" % self._seq)
+            line = b"__envlearn_run %d" % self._seq
+            if fake_time:
+                line += b" " + shlex.quote(fake_time).encode()
+            os.write(shell.cin_w, line + b"\n")
             exit_code, status, flags = self._wait_done(
                 shell, out, err, timeout_s, max_drain=max_drain_bytes, interrupt=True
             )
@@ -422,8 +469,11 @@ class ShellSession:
             exit_code, status, flags = None, "died", {}
         timed_out = flags.get("timed_out", False)
         overflow = flags.get("overflow", False)
+        stopped = flags.get("stopped", False)
         if status != "done":
-            if status == "died":
+            if status == "shell_stopped":
+                restart_reason = "the shell was stopped (SIGSTOP or SIGTSTP) and cannot go on"
+            elif status == "died":
                 self._drain_after_death(shell, out, err)
                 restart_reason = f"the shell exited (code {shell.proc.returncode})"
             elif status == "lost":
@@ -434,12 +484,13 @@ class ShellSession:
         return CommandResult(
             stdout=out,
             stderr=err,
-            exit_code=exit_code if not (timed_out or overflow) else None,
+            exit_code=exit_code if not (timed_out or overflow or stopped) else None,
             duration_s=time.monotonic() - t0,
             timed_out=timed_out,
             output_overflow=overflow,
             restarted=bool(restart_reason),
             restart_reason=restart_reason,
+            stopped=stopped,
         )
 
     def _wait_done(
@@ -471,8 +522,14 @@ class ShellSession:
         sigint_mark = -1
         interrupted: set[int] = set()
         flags: dict[str, bool] = {}
+        watch_at = time.monotonic() + WATCH_EVERY_S
+        stopped_since: dict[int, float] = {}
         while True:
             now = time.monotonic()
+            if interrupt and now >= watch_at:
+                watch_at = now + WATCH_EVERY_S
+                if self._watch_stopped(shell, stopped_since, now, flags):
+                    return None, "shell_stopped", flags
             overflowing = stage == 0 and out.total + err.total > max_drain
             if now >= deadline or overflowing:
                 if not interrupt:
@@ -486,7 +543,10 @@ class ShellSession:
                 deadline = now + (INTERRUPT_GRACE_S if stage == 0 else ROUND_GRACE_S)
                 stage += 1
                 continue
-            for fd, _ev in poller.poll(max(0.0, deadline - now) * 1000):
+            wait = deadline - now
+            if interrupt:
+                wait = min(wait, watch_at - now)
+            for fd, _ev in poller.poll(max(0.0, wait) * 1000):
                 if fd == shell.pidfd:
                     return None, "died", flags
                 try:
@@ -518,6 +578,32 @@ class ShellSession:
                     if sigint_mark >= 0:
                         err.strip_trailing_newlines(after=sigint_mark)
                     return code, "done", flags
+
+    def _watch_stopped(
+        self, shell: _Shell, since: dict[int, float], now: float, flags: dict[str, bool]
+    ) -> bool:
+        """Look at process states: True if the shell itself is stopped (restart it); a
+        foreground job stopped for ``STOPPED_GRACE_S`` that bash has not taken the terminal
+        back from is SIGKILLed (``flags["stopped"]``)."""
+        if process_state(shell.bash_pid) in ("T", "t"):
+            return True
+        try:
+            pg = os.tcgetpgrp(shell.master)
+        except OSError:
+            return False
+        if pg <= 0 or pg == shell.bash_pid:
+            return False
+        if process_state(pg) != "T":
+            since.pop(pg, None)
+            return False
+        first = since.setdefault(pg, now)
+        if now - first >= STOPPED_GRACE_S and self._is_ours(shell, pg):
+            flags["stopped"] = True
+            try:
+                os.killpg(pg, signal.SIGKILL)
+            except OSError:
+                pass
+        return False
 
     @staticmethod
     def _exits_soon(shell: _Shell, within_s: float = 1.0) -> bool:
