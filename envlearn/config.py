@@ -7,15 +7,17 @@ An unknown or ill-typed key is one :class:`ConfigError` naming the key and what 
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from envlearn.models import TinyModelConfig
 from envlearn.objective import ObjectiveConfig
+from envlearn.suggest import did_you_mean
 
 __all__ = [
     "ConfigError",
@@ -29,6 +31,7 @@ __all__ = [
     "TasksConfig",
     "TrainConfig",
     "apply_overrides",
+    "config_keys",
     "load_config",
 ]
 
@@ -211,12 +214,38 @@ class RunConfig(_Strict):
         return self
 
 
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field holds (also inside ``X | None``), or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def config_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list[str]:
+    """Every valid dotted key of a run config (sections and leaves), e.g. ``train.steps``."""
+    out: list[str] = []
+    for name, f in (model or RunConfig).model_fields.items():
+        out.append(prefix + name)
+        sub = _model_of(f.annotation)
+        if sub is not None:
+            out += config_keys(sub, f"{prefix}{name}.")
+    return out
+
+
 def _format_error(e: ValidationError, source: str) -> str:
     lines = [f"invalid config ({source}):"]
     for err in e.errors():
         key = ".".join(str(x) for x in err["loc"]) or "<root>"
         if err["type"] == "extra_forbidden":
-            lines.append(f"  {key}: unknown key (check its spelling; see envlearn/config.py)")
+            hint = did_you_mean(key, config_keys()) or " (see envlearn/config.py for the keys)"
+            lines.append(f"  {key}: unknown key{hint}")
+        elif err["type"] == "literal_error":
+            choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+            hint = did_you_mean(str(err.get("input")), choices)
+            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r}){hint}")
         else:
             got = "" if key == "<root>" else f" (got {err.get('input')!r})"
             lines.append(f"  {key}: {err['msg']}{got}")
