@@ -58,7 +58,7 @@ harness. When the task is done, write the line TASK COMPLETE outside any code bl
 the same reply run first).
 """
 
-_MINIWOB_ROOT = "#wrap"
+_MINIWOB_SKIP = "#reward-display, #sync-task-cover"
 
 
 def _miniwob_dir() -> Path:
@@ -411,6 +411,9 @@ class BrowserAdapter(BaseAdapter):
                 notes.append(notice(f"[element {call.id} not found on this page: {call}]\n"))
                 return False
             loc = loc.first
+            if call.name != "press" and not await loc.is_visible():
+                notes.append(notice(f"[element {call.id} is not visible on this page: {call}]\n"))
+                return False
         before_url = page.url
         try:
             if call.name == "click":
@@ -500,11 +503,24 @@ class BrowserAdapter(BaseAdapter):
             notes.append(
                 notice(f"[blocked {len(blocked)} request(s) outside this site, e.g. {shown}]\n")
             )
+        try:
+            popups = await page.evaluate(
+                "() => window.__envlearnPopups ? window.__envlearnPopups() : []"
+            )
+        except Exception:  # noqa: BLE001 - navigating: nothing to report
+            popups = []
+        for url in popups:
+            where = url.replace(origin, "") or "/"
+            notes.append(
+                notice(
+                    f"[a popup/new tab for {where[:80]} was not opened; use goto() to go there]\n"
+                )
+            )
         events, self._events = self._events, []
         dialogs = [t for ch, t in events if ch == "dialog"]
         consoles = [t for ch, t in events if ch == "console"]
         notes.extend(notice(t) for ch, t in events if ch == "notice")
-        root = _MINIWOB_ROOT if self._task and self._task.data.get("kind") == "miniwob" else ""
+        root = _MINIWOB_SKIP if self._task and self._task.data.get("kind") == "miniwob" else ""
         try:
             title = await page.title()
             snap = await page.evaluate(SNAPSHOT_JS, [root, ID_ATTR, 200])

@@ -110,6 +110,30 @@ def process_tree(root: int) -> set[int]:
     return found
 
 
+_claimed: set[int] = set()
+_claim_lock = threading.Lock()
+
+
+def _claim_driver() -> int | None:
+    """The Playwright driver process just started by this process (a child whose command line
+    names playwright) that no other engine has claimed yet."""
+    me = os.getpid()
+    with _claim_lock:
+        found = []
+        for pid in _children().get(me, []):
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"playwright" in cmd and pid not in _claimed:
+                found.append(pid)
+        if not found:
+            return None
+        pid = max(found, key=lambda p: Path(f"/proc/{p}").stat().st_mtime)
+        _claimed.add(pid)
+        return pid
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` still has a process-table entry (a zombie counts: it is not reaped yet)."""
     return Path(f"/proc/{pid}").exists()
@@ -133,6 +157,8 @@ class BrowserEngine:
         self._pw: Any = None
         self.browser: Any = None
         self.pids: set[int] = set()
+        self.driver_pid: int | None = None
+        self.leftover: list[int] = []
         self.closed = False
         try:
             self.run(self._start(), launch_timeout_s, what="launching chromium")
@@ -150,15 +176,18 @@ class BrowserEngine:
                 "the playwright package is missing: pip install -e adapters/browser"
             ) from e
         self._pw = await async_playwright().start()
-        try:  # the driver's pid, to wait for its whole process tree at close
-            driver = self._pw._impl_obj._connection._transport._proc.pid
-        except AttributeError:  # pragma: no cover - playwright internals moved
-            driver = None
+        driver = _claim_driver()  # its pid, to wait for its whole process tree at close
         self.browser = await self._pw.chromium.launch(
             executable_path=self.executable, headless=True, args=list(CHROMIUM_ARGS)
         )
-        if driver is not None:
-            self.pids = process_tree(driver)
+        self.driver_pid = driver
+        self.refresh_pids()
+
+    def refresh_pids(self) -> set[int]:
+        """Add the driver's current process tree (renderers come and go) to :attr:`pids`."""
+        if self.driver_pid is not None and _alive(self.driver_pid):
+            self.pids |= process_tree(self.driver_pid)
+        return self.pids
 
     def run(self, coro: Coroutine[Any, Any, T], timeout_s: float, *, what: str = "") -> T:
         """Run ``coro`` on the browser's loop; its result, or :class:`TimeoutError` after
@@ -189,6 +218,7 @@ class BrowserEngine:
             if self.closed:
                 return
             self.closed = True
+        self.refresh_pids()
         if self._thread.is_alive():
 
             async def stop() -> None:

@@ -792,9 +792,79 @@ class DynamicSite(Site):
         raise ValueError(f"dynamic site has no verifier {verifier!r}")
 
 
+# ------------------------------------------------------------------ harness behaviour
+
+
+class PlaygroundSite(Site):
+    """Pages that poke at the harness (used by the tests, in no suite): outside requests,
+    popups, downloads, console errors, dialogs, long pages, unclickable elements."""
+
+    name = "playground"
+
+    def __init__(self, setup: dict[str, Any]) -> None:
+        super().__init__(setup)
+        self.state: dict[str, Any] = {}
+
+    def handle(self, req: Request) -> Response:
+        p = req.path
+        if p == "/":
+            return _page(
+                "Playground",
+                f"<h1>Playground</h1><a href='/long'{_i(1)}>Long</a>"
+                f"<a href='http://example.com/'{_i(2)}>Away</a>"
+                f"<a href='file:///etc/passwd'{_i(3)}>File</a>",
+            )
+        if p == "/external":
+            return _page(
+                "External",
+                "<h1>External</h1><img src='http://example.com/x.png' alt='remote'>"
+                "<img src='http://127.0.0.1:9/other-port.png' alt='other port'>",
+            )
+        if p == "/popup":
+            return _page(
+                "Popup",
+                f"<button onclick=\"window.open('/long')\"{_i(1)}>Open</button>"
+                f"<a href='/long' target='_blank'{_i(2)}>New tab</a>",
+            )
+        if p == "/download":
+            return _page("Download", f"<a href='/file.bin' download{_i(1)}>Get file</a>")
+        if p == "/file.bin":
+            return Response(
+                "x" * 100,
+                200,
+                "application/octet-stream",
+                {"Content-Disposition": "attachment; filename=file.bin"},
+            )
+        if p == "/console":
+            return _page(
+                "Console",
+                f"<button onclick=\"console.error('boom at step'); undefinedFn()\"{_i(1)}>Break"
+                f"</button><button onclick=\"alert('Saved!')\"{_i(2)}>Alert</button>"
+                f"<button disabled{_i(3)}>Disabled</button>"
+                f"<p hidden{_i(4)}>Hidden text</p>",
+                "console.error('loaded with an error');",
+            )
+        if p == "/long":
+            rows = "".join(f"<p>Line number {k:04d} of the long page.</p>" for k in range(400))
+            return _page("Long", f"<h1>Long page</h1>{rows}<a href='/'{_i(1)}>Home</a>")
+        return _not_found()
+
+    def verify(self, verifier: str, expect: dict[str, Any]) -> float:
+        return 0.0
+
+
 SITES: dict[str, Callable[[dict[str, Any]], Site]] = {
     cls.name: cls
-    for cls in (LoginSite, FormSite, SearchSite, TableSite, ShopSite, WizardSite, DynamicSite)
+    for cls in (
+        LoginSite,
+        FormSite,
+        SearchSite,
+        TableSite,
+        ShopSite,
+        WizardSite,
+        DynamicSite,
+        PlaygroundSite,
+    )
 }
 
 

@@ -48,13 +48,25 @@ SETTLE_INIT = r"""
     return id;
   };
   window.clearTimeout = function (id) { if (short.delete(id)) n--; return ct(id); };
+  // popups and new tabs never open: they are recorded and reported instead
+  const popups = [];
+  window.__envlearnPopups = () => popups.splice(0);
+  window.open = function (url) { popups.push(String(url || '')); return null; };
+  document.addEventListener('click', (e) => {
+    const a = e.target && e.target.closest && e.target.closest('a[target], area[target]');
+    if (a && !['', '_self', '_parent', '_top'].includes(a.target)) {
+      e.preventDefault();
+      popups.push(a.href);
+    }
+  }, true);
 })();
 """
 
 SNAPSHOT_JS = r"""
-([root_selector, attr, maxText]) => {
-  const root = (root_selector && document.querySelector(root_selector)) || document.body;
+([skipSelector, attr, maxText]) => {
+  const root = document.body;
   if (!root) return '';
+  const skipped = new Set(skipSelector ? document.querySelectorAll(skipSelector) : []);
   let next = Number(document.documentElement.getAttribute('data-envlearn-next') || '100');
   const idOf = (el) => {
     let v = el.getAttribute(attr);
@@ -92,7 +104,7 @@ SNAPSHOT_JS = r"""
   };
   const roleOf = (el) => {
     const r = el.getAttribute('role');
-    if (r) return r;
+    if (r && r !== 'presentation' && r !== 'none' && r !== 'generic') return r;
     const t = el.tagName;
     if (t === 'A' && el.hasAttribute('href')) return 'link';
     if (t === 'BUTTON') return 'button';
@@ -113,6 +125,11 @@ SNAPSHOT_JS = r"""
     if (t === 'TR') return 'row';
     if (t === 'LABEL') return 'label';
     if (el.hasAttribute('onclick')) return 'clickable';
+    // a pointer cursor set on this element (not inherited) marks a scripted click target
+    const cur = getComputedStyle(el).cursor;
+    if (cur === 'pointer' && (!el.parentElement || getComputedStyle(el.parentElement).cursor !== 'pointer')) {
+      return 'clickable';
+    }
     return null;
   };
   const CONTROL = new Set(['link', 'button', 'combobox', 'textbox', 'checkbox', 'radio',
@@ -161,7 +178,7 @@ SNAPSHOT_JS = r"""
     emit(depth, `[${id}] ${role} ${q(name)}${extra}`);
   };
   const walk = (el, depth) => {
-    if (SKIP.has(el.tagName.toUpperCase()) || !visible(el)) return;
+    if (SKIP.has(el.tagName.toUpperCase()) || skipped.has(el) || !visible(el)) return;
     const role = roleOf(el);
     if (role && CONTROL.has(role)) {
       if (!hasStructure(el) || ['button', 'link', 'combobox', 'textbox'].includes(role)) {
