@@ -40,13 +40,20 @@ class PrefixBroken(RuntimeError):
     """The template's rendering of the conversation no longer extends the transcript."""
 
 
+def _cut_notice(budget: int, omitted_chars: int) -> str:
+    return (
+        f"\n[observation cut at its {budget}-token budget: {omitted_chars} characters not shown]\n"
+    )
+
+
 class ChatRenderer:
     """Builds :class:`Transcript` s through ``tokenizer``'s chat template.
 
     :param observation_role: the chat role observations are sent with (``tool`` for ChatML and
         Qwen3 templates; use ``user`` for templates without a tool role).
-    :param max_observation_tokens: per-observation budget; content beyond it is cut (at a
-        token boundary that decodes cleanly) and a notice says how much was omitted.
+    :param max_observation_tokens: per-observation budget over all its parts, notices
+        included; what is beyond it is cut (at a token boundary that decodes cleanly) and one
+        short notice, within the budget, says how much was omitted.
     :param check_prefix: compare decoded tokens with the template's rendering every turn.
     """
 
@@ -241,38 +248,61 @@ class ChatRenderer:
             tr.extend(self.encode_content(p.text), src, channel=p.channel, turn=turn)
 
     def _budget(self, parts: Sequence[Part]) -> list[Part]:
-        """Cut content beyond ``max_observation_tokens`` and say so in a notice."""
+        """Keep the observation within ``max_observation_tokens``, every part counted (notices
+        too); what is cut is said in one short notice, which the budget makes room for.
+
+        Parts are kept in order; the part that crosses the budget keeps a prefix (at a token
+        boundary that decodes and re-encodes to itself), later parts are dropped.  Only a window
+        of each part's text around the budget is tokenized, so a 5 MB part costs about as much as
+        a budget-sized one.  (A budget smaller than the notice itself keeps just the notice.)
+        """
         if self.max_observation_tokens is None:
             return list(parts)
-        left = self.max_observation_tokens
+        budget = self.max_observation_tokens
+        out, used, omitted = self._fit(parts, budget)
+        if not omitted:
+            return out
+        reserve = len(self.encode_content(_cut_notice(budget, omitted)))
+        while True:
+            out, used, omitted = self._fit(parts, max(0, budget - reserve))
+            note = _cut_notice(budget, omitted)
+            over = used + len(self.encode_content(note)) - budget
+            if over <= 0 or reserve >= budget:
+                return [*out, Part(channel="notice", text=note, kind="notice")]
+            reserve += over
+
+    def _fit(self, parts: Sequence[Part], limit: int) -> tuple[list[Part], int, int]:
+        """The parts (in order) that fit in ``limit`` tokens, the last one cut to fit:
+        (kept parts, tokens used, characters left out)."""
         out: list[Part] = []
-        omitted = 0
-        for p in parts:
-            if p.kind != "content":
-                out.append(p)
-                continue
-            ids = self.encode_content(p.text)
-            if len(ids) <= left:
+        left = limit
+        for i, p in enumerate(parts):
+            ids, whole = self._head_ids(p.text, left)
+            if whole and len(ids) <= left:
                 out.append(p)
                 left -= len(ids)
                 continue
             keep = ids[:left]
-            # back off until the kept prefix decodes to text that re-encodes to itself
             while keep and self.encode_content(self.decode(keep)) != keep:
                 keep = keep[:-1]
+            kept_text = self.decode(keep)
             if keep:
-                out.append(Part(channel=p.channel, text=self.decode(keep), kind="content"))
-            omitted += len(ids) - len(keep)
-            left = 0
-        if omitted:
-            out.append(
-                Part(
-                    channel="notice",
-                    text=f"\n[observation truncated: {omitted} tokens not shown]\n",
-                    kind="notice",
-                )
-            )
-        return out
+                out.append(Part(channel=p.channel, text=kept_text, kind=p.kind))
+            omitted = len(p.text) - len(kept_text) + sum(len(q.text) for q in parts[i + 1 :])
+            return out, limit - left + len(keep), omitted
+        return out, limit - left, 0
+
+    def _head_ids(self, text: str, n: int) -> tuple[list[int], bool]:
+        """Tokens of a prefix of ``text`` long enough to hold more than ``n`` tokens (or of the
+        whole text, then ``True``): the cost is bounded by ``n``, not by ``len(text)``."""
+        window = 4 * n + 64
+        while True:
+            if len(text) <= window:
+                return self.encode_content(text), True
+            ids = self.encode_content(text[:window])
+            if len(ids) > n + 1:  # the last tokens of a cut window may merge differently
+                return ids, False
+            window *= 2
 
     def _check(self, tr: Transcript, gen: bool = True) -> None:
         if not self.check_prefix:

@@ -163,7 +163,7 @@ def test_very_long_output_and_token_budget():
     assert big.startswith(kept) and 0 < len(kept) < len(big)
     assert tr.count(Source.OBSERVATION) <= 50
     note = decode(tr.select(lambda i: tr.sources[i] == Source.NOTICE))
-    assert "observation truncated" in note and "tokens not shown" in note
+    assert "[observation cut at its 50-token budget" in note and "characters not shown" in note
 
 
 def test_features_and_collate_align():
