@@ -1,4 +1,5 @@
-"""The terminal adapter: action parsing, typed parts, lifecycle, setup/verify, parallel sessions.
+"""The terminal adapter: the core action grammar, typed parts, lifecycle, setup/verify, parallel
+sessions.
 
 Runs in about 15 s on 2 cores.
 """
@@ -13,8 +14,7 @@ from pathlib import Path
 import envlearn_terminal.adapter as adapter_mod
 import pytest
 from envlearn_terminal import SandboxUnavailable, TerminalAdapter, UnsandboxedWarning
-from envlearn_terminal.actions import FORMAT_HELP, parse_action
-from envlearn_terminal.adapter import decode_output
+from envlearn_terminal.adapter import FORMAT_HELP, decode_output
 from envlearn_terminal.sandbox import lease_uid, processes_in_session
 from envlearn_terminal.session import Capture
 
@@ -33,39 +33,38 @@ def notices(obs: Observation) -> str:
 # ------------------------------------------------------------------------------- unit
 
 
-@pytest.mark.unit
+@pytest.mark.integration
 @pytest.mark.parametrize(
-    "text,command",
+    "text,stdout",
     [
-        ("```bash\nls -la\n```", "ls -la"),
-        ("Let me look.\n```\npwd\ncd /tmp\n```\nthen\n```bash\nrm -rf /\n```", "pwd\ncd /tmp"),
-        ("```sh\necho 'a ``` b'\n```", "echo 'a ``` b'"),
-        ("````bash\ncat <<'EOF'\n```\nEOF\n````", "cat <<'EOF'\n```\nEOF"),
-        ("  ```console\nls\n  ```", "ls"),
-        ("```bash\r\nls\r\n```\r\n", "ls\r"),
+        ("```bash\necho a\n```", "a\n"),
+        ("Let me look.\n```\necho b\ncd /tmp\n```\nthen\n```bash\necho no\n```", "b\n"),
+        ("```sh\necho 'a ``` b'\n```", "a ``` b\n"),
+        ("````bash\ncat <<'EOF'\n```\nEOF\n````", "```\n"),
+        ("  ```console\necho c\n  ```", "c\n"),
+        ("```python\nprint(1)\n```\n```bash\necho d\n```", "d\n"),
+        ("```bash\necho TASK COMPLETE\n```", "TASK COMPLETE\n"),
     ],
 )
-def test_parse_action_takes_the_first_code_block(text: str, command: str) -> None:
-    p = parse_action(text)
-    assert p.kind == "command"
-    assert p.command == command
+def test_the_core_grammar_picks_the_first_shell_block(
+    term: TerminalAdapter, text: str, stdout: str
+) -> None:
+    obs = term.step(text)
+    assert obs.content_text("stdout") == stdout and not obs.done, obs.text
 
 
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    "text",
-    [
-        "TASK COMPLETE",
-        "All done.\n\n**TASK COMPLETE**",
-        "```bash\nls\n```\nTASK COMPLETE.",
-        "  `TASK COMPLETE`  ",
-    ],
-)
-def test_parse_action_task_complete(text: str) -> None:
-    assert parse_action(text).kind == "complete"
+@pytest.mark.integration
+def test_action_and_task_complete_in_one_reply_runs_then_ends(term: TerminalAdapter) -> None:
+    obs = term.step("```bash\necho 42 > answer; cat answer\n```\nAll done.\n\n**TASK COMPLETE**")
+    assert obs.done
+    assert obs.content_text("stdout") == "42\n" and obs.content_text("exit_code") == "0"
+    assert obs.text.endswith("[episode ended: TASK COMPLETE]\n")
+    assert term.workdir is not None and (term.workdir / "answer").read_text() == "42\n"
+    with pytest.raises(RuntimeError, match="after the episode ended"):
+        term.step("```bash\nls\n```")
 
 
-@pytest.mark.unit
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "text,problem",
     [
@@ -74,19 +73,13 @@ def test_parse_action_task_complete(text: str) -> None:
         ("the task is complete", "no code block"),
         ("```bash\nls", "not closed"),
         ("```bash\n\n  \n```", "empty"),
-        ("```bash\necho TASK COMPLETE\n```x", "not closed"),
+        ("```python\nprint(1)\n```", "```bash"),
     ],
 )
-def test_parse_action_problems_never_raise(text: str, problem: str) -> None:
-    p = parse_action(text)
-    assert p.kind == "invalid"
-    assert problem in p.problem
-
-
-@pytest.mark.unit
-def test_code_block_mentioning_task_complete_still_runs() -> None:
-    p = parse_action("```bash\necho TASK COMPLETE\n```")
-    assert p.kind == "command" and p.command == "echo TASK COMPLETE"
+def test_format_problems_say_what_is_wrong(term: TerminalAdapter, text: str, problem: str) -> None:
+    obs = term.step(text)
+    assert not obs.done and all(p.kind == "notice" for p in obs.parts)
+    assert problem in obs.text and FORMAT_HELP in obs.text, obs.text
 
 
 @pytest.mark.unit

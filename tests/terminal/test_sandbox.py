@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -160,16 +161,55 @@ def test_file_size_limit(new_adapter: Callable[..., TerminalAdapter]) -> None:
     assert_usable(a)
 
 
-def test_in_memory_filesystems_are_bounded(new_adapter: Callable[..., TerminalAdapter]) -> None:
-    a = new_adapter(tmp_mb=16)
+def test_writable_space_is_bounded_in_bytes_with_a_notice(
+    new_adapter: Callable[..., TerminalAdapter],
+) -> None:
+    a = new_adapter(disk_mb=16)
     a.reset(Task(id="tmpfs", adapter="terminal", instruction="x"))
-    for d in ("/tmp", "/dev/shm"):
+    for d in ("/work", "/tmp", "/dev/shm", "/home/user"):
         obs = run(a, f"head -c 20000000 /dev/zero > {d}/fill")
         assert "No space left on device" in obs.content_text("stderr"), d
-        run(a, f"rm {d}/fill")
+        assert "[the sandbox's writable space is full (16 of 16 MiB" in obs.text, obs.text
+        assert obs.info["disk_full"] is True
+        obs = run(a, f"rm {d}/fill")
+        assert "writable space is full" not in obs.text and obs.info["disk_full"] is False
     obs = run(a, "echo x > /dev/evil")
     assert "Read-only file system" in obs.content_text("stderr")
     assert_usable(a)
+
+
+def test_writable_space_is_bounded_in_files_with_a_notice(
+    new_adapter: Callable[..., TerminalAdapter],
+) -> None:
+    """300,000 empty files used to be created with exit code 0 and no notice."""
+    a = new_adapter(disk_inodes=3000)
+    a.reset(Task(id="inodes", adapter="terminal", instruction="x"))
+    obs = run(
+        a, "mkdir many && cd many && for i in $(seq 300000); do : > f$i || break; done; cd .."
+    )
+    assert "No space left on device" in obs.content_text("stderr")
+    assert re.search(r"\[the sandbox's writable space is full \(.*of 3000 files", obs.text), (
+        obs.text
+    )
+    obs = run(a, "ls many | wc -l; touch /tmp/one-more")
+    assert int(obs.content_text("stdout")) < 3000
+    assert "No space left on device" in obs.content_text("stderr")  # /tmp shares the cap
+    obs = run(a, "rm -r many; touch /tmp/one-more && echo ok")
+    assert obs.content_text("stdout") == "ok\n" and "full" not in obs.text
+    assert_usable(a)
+
+
+def test_host_disk_is_untouched_the_space_is_an_episode_tmpfs(term: TerminalAdapter) -> None:
+    assert term.workdir is not None
+    space = term.workdir.parent
+    assert os.path.ismount(space)
+    with open("/proc/self/mountinfo") as f:
+        line = next(ln for ln in f if ln.split()[4] == str(space))
+    assert " - tmpfs " in line and "size=1048576k,nr_inodes=65536" in line, line
+    trace = SessionTrace.of(term)
+    term.close()
+    trace.assert_gone()
+    assert not os.path.ismount(space) and not space.exists()
 
 
 def test_endless_output_is_cut_and_interrupted(term: TerminalAdapter) -> None:
@@ -275,9 +315,10 @@ def test_setsid_daemon_does_not_survive_close(
 def test_binary_output_is_replaced_with_a_notice(term: TerminalAdapter) -> None:
     obs = run(term, r"printf 'ok\xff\xfe\x00end\n'; head -c 3000 /dev/urandom")
     out = obs.content_text("stdout")
-    assert out.startswith("ok\ufffd\ufffd\x00end\n")
+    assert out.startswith("ok\ufffd\ufffd\\x00end\n")  # NUL shown as text (control_chars)
     notices = "".join(p.text for p in obs.parts if p.kind == "notice")
-    assert "not valid UTF-8" in notices
+    assert "not valid UTF-8" in notices and "shown as \\xHH escapes" in notices
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out)
     assert obs.content_text("exit_code") == "0"
     assert_usable(term)
 
@@ -364,6 +405,11 @@ def test_sandbox_dies_with_a_killed_host_process(bwrap_ok: None, workroot: Path)
         p.kill()
     assert wait_until(lambda: not processes_in_pid_namespace(ns)), "sandbox outlived its host"
     assert not host_pids_with_cmdline(f"sleep {marker}")
+    # its episode tmpfs stays mounted: the next adapter on the same root unmounts and removes it
+    (left,) = list(workroot.iterdir())
+    assert os.path.ismount(left / "fs")
+    TerminalAdapter(workdir_root=workroot).close()
+    assert not left.exists()
 
 
 def test_interpreter_exit_reaps_sessions_and_work_dirs(bwrap_ok: None, workroot: Path) -> None:

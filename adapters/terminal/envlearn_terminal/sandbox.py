@@ -610,7 +610,8 @@ def env_prefix(env: Mapping[str, str]) -> list[str]:
 
 def faketime_env(start: str) -> dict[str, str]:
     """Environment that starts every process's wall clock at ``start`` (``YYYY-MM-DD hh:mm:ss``,
-    UTC), ticking normally from there; file times and monotonic clocks are left real.
+    UTC), ticking normally from there; file times are left real (monotonic clocks are faked
+    too: with ``FAKETIME_DONT_FAKE_MONOTONIC`` Python's ``time.sleep`` fails with EINVAL).
 
     Pass it *inside* the sandbox (:func:`env_prefix`): libfaketime's first process creates a
     shared-memory segment its children open, which fails across the uid change."""
@@ -623,7 +624,6 @@ def faketime_env(start: str) -> dict[str, str]:
     return {
         "LD_PRELOAD": lib,
         "FAKETIME": f"@{start}",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         "NO_FAKE_STAT": "1",
         "TZ": "UTC",
     }
@@ -933,7 +933,9 @@ def kill_session(sid: int, deadline_s: float = 3.0) -> list[int]:
 
 
 def rmtree_force(path: Path) -> None:
-    """Remove a tree even where the sandboxed user removed permissions from its own dirs."""
+    """Remove a tree even where the sandboxed user removed permissions from its own dirs, and
+    where an episode filesystem is still mounted in it (a killed process's; unmounted first)."""
+    unmount_stale(path)
 
     def retry(func: Any, p: str, err: BaseException) -> None:
         if isinstance(err, FileNotFoundError):
