@@ -8,11 +8,11 @@ import signal
 from pathlib import Path
 
 import pytest
+from envlearn_browser.adapter import BrowserAdapter
+from envlearn_browser.engine import BrowserEngine, shared_engine
 
 from envlearn.channels import EpisodeError, Task
 from envlearn.resources import run_scope
-from envlearn_browser.adapter import BrowserAdapter
-from envlearn_browser.engine import BrowserEngine, shared_engine
 
 pytestmark = pytest.mark.integration
 
