@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from envlearn_browser.adapter import BrowserAdapter
 from envlearn_browser.miniwob_suite import EXCLUDED, EXPRESSIBLE, miniwob_pages, miniwob_tasks
 

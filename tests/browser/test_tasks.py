@@ -7,10 +7,10 @@ import threading
 from collections import Counter
 
 import pytest
-
-from envlearn.plugins import load_tasks
 from envlearn_browser.adapter import BrowserAdapter
 from envlearn_browser.tasks import browser_tasks
+
+from envlearn.plugins import load_tasks
 
 pytestmark = pytest.mark.integration
 
