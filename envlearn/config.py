@@ -108,6 +108,10 @@ class TrainConfig(_Strict):
     checkpoint_every: int = Field(default=5, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)
     use_sampler_logprobs: bool = False
+    # stop the run when more than this fraction of a step's rollouts failed (infrastructure
+    # faults) for max_failed_steps steps in a row
+    max_failed_fraction: float = Field(default=0.5, ge=0, le=1)
+    max_failed_steps: int = Field(default=3, ge=1)
     # deprecated alias of objective.env_channel_weights (moved there when the config is loaded)
     env_channel_weights: dict[str, float] = Field(default_factory=dict)
 
