@@ -24,7 +24,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -91,7 +90,6 @@ FORMAT_HELP = (
 )
 ControlPolicy = str  # "escape" | "strip" | "keep"
 CONTROL_POLICIES = ("escape", "strip", "keep")
-COARSE_CLOCK_SLACK_NS = 50_000_000
 
 
 # ------------------------------------------------------------------------------------------
@@ -326,6 +324,16 @@ class _Resources:
             ep.close()
 
 
+def _kernel_file_time(marker: Path) -> int:
+    """The time the kernel stamps on files now (ns): touch ``marker`` and read it back.
+
+    Not ``time.time_ns()``: file times come from a coarser clock that lags it by up to a tick,
+    and the host process's own clock may be shifted (a host under libfaketime)."""
+    marker.touch()
+    os.utime(marker)
+    return marker.stat().st_mtime_ns
+
+
 _stale_lock = threading.Lock()
 _stale_cleaned: set[Path] = set()
 
@@ -557,7 +565,7 @@ class TerminalAdapter(BaseAdapter):
             ep.clock = EpisodeClock(task.id, seed, timeout)
         self._res.episode = ep
         try:
-            ep.stamped_since_ns = time.time_ns() - COARSE_CLOCK_SLACK_NS
+            ep.stamped_since_ns = _kernel_file_time(ep.root / "clock")
             self._prepare_dirs(ep, task_dir)
             self._run_setup(ep, seed)
             self._fix_times(ep, 0)
@@ -599,10 +607,14 @@ class TerminalAdapter(BaseAdapter):
         """Fixed clock: give what was stamped since the last pass the fake start of step k."""
         if ep.clock is None:
             return
-        # kernel file times come from a coarse clock that may lag time_ns() by a tick or two
-        t0 = time.time_ns() - COARSE_CLOCK_SLACK_NS
-        normalize_times(ep.space, since_ns=ep.stamped_since_ns, to_s=ep.clock.start_of(k))
-        ep.stamped_since_ns = t0
+        now = _kernel_file_time(ep.root / "clock")
+        normalize_times(
+            ep.space,
+            since_ns=ep.stamped_since_ns,
+            until_ns=now + 1_000_000_000,
+            to_s=ep.clock.start_of(k),
+        )
+        ep.stamped_since_ns = now
 
     def _prepare_dirs(self, ep: _Episode, task_dir: Path | None) -> None:
         ep.root.chmod(0o711)

@@ -62,16 +62,22 @@ class EpisodeClock:
 
 
 def normalize_times(
-    root: Path, *, since_ns: int, to_s: int, max_entries: int = 20_000
+    root: Path,
+    *,
+    since_ns: int,
+    to_s: int,
+    until_ns: int | None = None,
+    max_entries: int = 20_000,
 ) -> tuple[int, bool]:
-    """Set atime/mtime of every entry under ``root`` (``root`` included) stamped at or after
-    ``since_ns`` (real time, ns) and not in the future to ``to_s``.
+    """Set atime/mtime of every entry under ``root`` (``root`` included) stamped in
+    ``[since_ns, until_ns]`` (real time, ns; ``until_ns`` defaults to a second from now) to
+    ``to_s``; only the access time where only that was stamped.
 
     Walks with directory fds and never follows symlinks (the sandbox may race it: nothing
     outside ``root``'s filesystem is touched).  Returns ``(entries changed, complete)``:
     ``complete`` is False when ``max_entries`` stopped the walk.
     """
-    now_ns = time.time_ns() + 1_000_000_000
+    now_ns = time.time_ns() + 1_000_000_000 if until_ns is None else until_ns
     changed = 0
     seen = 0
     target = (to_s * 1_000_000_000, to_s * 1_000_000_000)
