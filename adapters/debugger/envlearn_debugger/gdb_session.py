@@ -74,6 +74,7 @@ class GdbSession:
         self._token = 0
         self._buf = bytearray()
         self.inferior_nspid: int | None = None
+        self._stops = 0
         self._offsets = {"stdout": 0, "stderr": 0}
         self.start_with_main = start
         self.first = self._start()
@@ -121,6 +122,7 @@ class GdbSession:
             "-gdb-set width 0",
             "-gdb-set height 0",
             "-gdb-set print pretty off",
+            "-gdb-set libthread-db-search-path /nonexistent",
             '-interpreter-exec console "set debuginfod enabled off"',
             f'-interpreter-exec console "set exec-wrapper {ctl}/iowrap"',
             f"-file-exec-and-symbols {_mi_quote(self.program)}",
@@ -176,14 +178,18 @@ class GdbSession:
         assert proc is not None
         sink = r.extra.get(channel, r.debugger)
         pending: list[Record] = []
-        hit = [False]
+        hit = [until(None)]
 
         def on_out(data: bytes) -> None:
             self._records(data, pending)
             for rec in pending:
                 if rec.type == "console":
                     sink.write(rec.text)
-                elif rec.type == "log" and rec.text.startswith(b"warning:"):
+                elif (
+                    rec.type == "log"
+                    and rec.text.startswith(b"warning:")
+                    and b"libthread_db" not in rec.text  # we turned thread debugging off
+                ):
                     r.debugger.write(rec.text)
                 elif rec.type == "result" and rec.cls == "error":
                     msg = str(rec.results.get("msg", ""))
@@ -194,6 +200,7 @@ class GdbSession:
                     except ValueError:
                         self.inferior_nspid = None
                 elif rec.type == "exec" and rec.cls == "stopped":
+                    self._stops += 1
                     reason = str(rec.results.get("reason", ""))
                     if reason == "exited-signalled":
                         name = str(rec.results.get("signal-name", ""))
@@ -227,8 +234,8 @@ class GdbSession:
         tok = self._token
         got: list[Record] = []
 
-        def until(rec: Record) -> bool:
-            if rec.type == "result" and rec.token == tok:
+        def until(rec: Record | None) -> bool:
+            if rec is not None and rec.type == "result" and rec.token == tok:
                 got.append(rec)
                 return True
             return False
@@ -238,9 +245,11 @@ class GdbSession:
         status = self._pump(r, until, time.monotonic() + timeout_s, channel)
         return (got[0] if got else None), status
 
-    def _wait_stopped(self, r: CommandResult, timeout_s: float, channel: str) -> str:
-        def until(rec: Record) -> bool:
-            return rec.type == "exec" and rec.cls == "stopped"
+    def _wait_stopped(self, r: CommandResult, timeout_s: float, channel: str, after: int) -> str:
+        """Pump until more than ``after`` stops were seen (the stop may already be in)."""
+
+        def until(rec: Record | None) -> bool:
+            return self._stops > after
 
         return self._pump(r, until, time.monotonic() + timeout_s, channel)
 
@@ -256,18 +265,19 @@ class GdbSession:
             self._adopt(r, self.restart())
             return r
         deadline = time.monotonic() + timeout_s
+        stops = self._stops
         rec, status = self._mi(
             f"-interpreter-exec console {_mi_quote(line)}", r, timeout_s, channel
         )
         if rec is not None and rec.cls == "running":
             left = max(0.0, deadline - time.monotonic())
-            status = self._wait_stopped(r, left, channel)
+            status = self._wait_stopped(r, left, channel, stops)
             if status == "timeout":
                 if not r.overflow:
                     r.timed_out = True
                 # what Ctrl-C in a terminal does: SIGINT to the program, which gdb reports
                 if self._interrupt_inferior():
-                    status = self._wait_stopped(r, INTERRUPT_GRACE_S, channel)
+                    status = self._wait_stopped(r, INTERRUPT_GRACE_S, channel, stops)
         elif rec is None:
             if status == "timeout" and not r.overflow:
                 r.timed_out = True

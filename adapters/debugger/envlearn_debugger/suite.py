@@ -57,6 +57,7 @@ _KEYS = {
     "max_turns",
     "timeout_s",
     "baseline",
+    "per_test_s",
     "oracle",
     "origin",
 }
@@ -84,7 +85,16 @@ def load_task_dir(d: Path) -> Task:
     }
     data: dict[str, Any] = {
         k: spec[k]
-        for k in ("backend", "editable", "tests", "sources", "debug", "timeout_s", "baseline")
+        for k in (
+            "backend",
+            "editable",
+            "tests",
+            "sources",
+            "debug",
+            "timeout_s",
+            "per_test_s",
+            "baseline",
+        )
         if k in spec
     }
     data["files"] = files
