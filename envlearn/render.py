@@ -223,6 +223,22 @@ class ChatRenderer:
             tr.truncate(n_before)
             raise
 
+    def observation_prompt(self, tr: Transcript) -> list[int]:
+        """The scaffold ids :meth:`append_observation` would put between the last action and the
+        observation's content: a model continuing ``tr.token_ids + observation_prompt(tr)``
+        predicts the observation exactly where L_env trains it (predict-before-act)."""
+        if not tr.messages or tr.messages[-1]["role"] != "assistant":
+            raise ValueError("observation_prompt needs an action first (call append_action)")
+        roles = [m["role"] for m in tr.messages]
+        after_action = self._scaffold(roles + [self.observation_role], gen=True)[-2]
+        if (
+            tr.token_ids
+            and tr.token_ids[-1] == self.end_of_turn_id
+            and tr.sources[-1] == Source.ACTION
+        ):
+            after_action = after_action[len(self.end_of_turn_text) :]
+        return self._encode_scaffold(after_action)
+
     def close_action(self, tr: Transcript) -> None:
         """End the transcript after a final action (no observation follows)."""
         if tr.messages and tr.messages[-1]["role"] == "assistant":
