@@ -2,16 +2,20 @@
 
 A checkpoint is ``RUN_DIR/checkpoints/step_NNNNN`` (accelerate state + ``model/`` +
 ``trainer_state.json``), written to ``step_NNNNN.tmp`` and renamed into place, so a run killed
-mid-write keeps its previous checkpoint.  ``RUN_DIR/model`` is a copy of the latest model.
+mid-write keeps its previous checkpoint.  A write that fails (disk full, read-only run dir)
+removes its ``.tmp`` and raises :class:`CheckpointWriteError` saying why in one line.  ``RUN_DIR/model`` is a copy of the latest model.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
+
+from envlearn.health import CheckpointWriteError
 
 __all__ = ["checkpoint_dir", "latest_checkpoint", "load_checkpoint", "save_checkpoint"]
 
@@ -41,12 +45,17 @@ def save_checkpoint(
     if accel.is_main_process and tmp.exists():
         shutil.rmtree(tmp)
     accel.wait_for_everyone()
-    accel.save_state(str(tmp), safe_serialization=False)
+    try:
+        accel.save_state(str(tmp), safe_serialization=False)
+        if accel.is_main_process:
+            unwrapped = accel.unwrap_model(model)
+            unwrapped.save_pretrained(tmp / "model", safe_serialization=False)
+            tokenizer.save_pretrained(tmp / "model")
+            (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "wall_s": wall_s}))
+    except (OSError, RuntimeError) as e:  # torch.save reports a full disk as a RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointWriteError(_write_failure(final, run_dir, e)) from e
     if accel.is_main_process:
-        unwrapped = accel.unwrap_model(model)
-        unwrapped.save_pretrained(tmp / "model", safe_serialization=False)
-        tokenizer.save_pretrained(tmp / "model")
-        (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "wall_s": wall_s}))
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -56,11 +65,40 @@ def save_checkpoint(
         latest = run_dir / "model"
         tmp_latest = run_dir / "model.tmp"
         shutil.rmtree(tmp_latest, ignore_errors=True)
-        shutil.copytree(final / "model", tmp_latest)
+        try:
+            shutil.copytree(final / "model", tmp_latest)
+        except OSError as e:  # the checkpoint itself is complete; RUN_DIR/model stays as it was
+            shutil.rmtree(tmp_latest, ignore_errors=True)
+            raise CheckpointWriteError(_write_failure(latest, run_dir, e)) from e
         shutil.rmtree(latest, ignore_errors=True)
         os.replace(tmp_latest, latest)
     accel.wait_for_everyone()
     return final
+
+
+def _write_failure(what: Path, run_dir: Path, err: BaseException) -> str:
+    """One line: what could not be written, why (disk full, read-only, ...), what is intact."""
+    errno_ = getattr(err, "errno", None)
+    try:
+        free = shutil.disk_usage(run_dir).free
+    except OSError:
+        free = -1
+    text = str(err)
+    if errno_ == errno.ENOSPC or "iostream error" in text or "file write failed" in text:
+        why = f"disk full ({free // 1024} KiB free on {run_dir})" if free >= 0 else "disk full"
+        fix = "free some space or move run_dir to a larger disk"
+    elif errno_ in (errno.EROFS, errno.EACCES, errno.EPERM):
+        why = f"{run_dir} is not writable ({os.strerror(errno_)})"
+        fix = "make it writable or choose another run_dir"
+    else:
+        why = f"{type(err).__name__}: {' '.join(text.split())[:200]}"
+        fix = "fix the cause"
+    prev = latest_checkpoint(run_dir)
+    kept = f"the previous checkpoint {prev.name} is intact" if prev else "no earlier checkpoint"
+    return (
+        f"could not write {what.name}: {why}; {kept} and the partial one was removed; "
+        f"{fix}, then rerun with --resume"
+    )
 
 
 def load_checkpoint(accel: Any, run_dir: Path) -> tuple[int, float, Path]:

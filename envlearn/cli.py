@@ -67,6 +67,7 @@ def cli_train(argv: list[str]) -> int:
     except ConfigError as e:
         print(f"envlearn train: {e}", file=sys.stderr)
         return 2
+    from envlearn.health import RunStopped
     from envlearn.metrics import fmt_row
     from envlearn.trainer import Trainer
 
@@ -75,7 +76,11 @@ def cli_train(argv: list[str]) -> int:
     except (FileExistsError, FileNotFoundError, ValueError) as e:
         print(f"envlearn train: {e}", file=sys.stderr)
         return 2
-    last = trainer.train()
+    try:
+        last = trainer.train()
+    except RunStopped as e:  # too many failed rollouts, a checkpoint that cannot be written
+        print(f"envlearn train: {e}", file=sys.stderr)
+        return 1
     print(f"done: {cfg.run_dir} step {trainer.step}  {fmt_row(last)}")
     return 0
 
@@ -96,7 +101,11 @@ def cli_eval(argv: list[str]) -> int:
     from envlearn.resources import run_scope
     from envlearn.trainer import Trainer
 
-    trainer = Trainer(cfg)
+    try:
+        trainer = Trainer(cfg)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"envlearn eval: {e}", file=sys.stderr)
+        return 2
     with run_scope("eval"):
         ev = trainer.evaluate()
         diag = trainer.diagnostic()
@@ -122,8 +131,12 @@ def cli_rollout(argv: list[str]) -> int:
     from envlearn.rollout import oracle_rollouts, run_rollouts, save_rollouts
     from envlearn.wiring import build_components
 
-    comp = build_components(recipe, overrides, with_model=not args.oracle)
-    tasks = comp.tasks(args.split)[: args.limit]
+    try:
+        comp = build_components(recipe, overrides, with_model=not args.oracle)
+        tasks = comp.tasks(args.split)[: args.limit]
+    except ValueError as e:
+        print(f"envlearn rollout: {e}", file=sys.stderr)
+        return 2
     with run_scope("rollout"):
         if args.oracle:
             rollouts = oracle_rollouts(tasks, comp.renderer, comp.make_adapter, comp.cfg.rollout)

@@ -27,6 +27,7 @@ from envlearn.channels import Task
 from envlearn.checkpoints import load_checkpoint, save_checkpoint
 from envlearn.config import RunConfig
 from envlearn.evaluation import env_ce_by_channel, eval_rollouts, summarize_eval
+from envlearn.health import FailureWatch
 from envlearn.metrics import MetricsLog, fmt_row, make_console, make_progress
 from envlearn.objective import ObjectiveConfig, group_advantages, objective
 from envlearn.resources import run_scope
@@ -71,6 +72,8 @@ class Trainer:
         self.accel = Accelerator(cpu=not torch.cuda.is_available())
         set_seed(cfg.seed)
         self.comp = build_components(cfg)
+        self.comp.check_splits(cfg.tasks.train_split, cfg.tasks.eval_split)  # fail now
+        self.failures = FailureWatch(cfg.train.max_failed_fraction, cfg.train.max_failed_steps)
         model = self.comp.model
         self.optimizer = torch.optim.AdamW(
             model.parameters(),
@@ -269,6 +272,7 @@ class Trainer:
             )
             if failed:
                 row["failed_example"] = failed[0].error
+            self.failures.record(len(everyone), [r.error for r in failed])
             if self.accel.is_main_process:
                 save_rollouts(everyone, self.run_dir / "rollouts" / f"step_{step + 1:05d}.jsonl")
             metrics = (
@@ -413,6 +417,7 @@ class Trainer:
             while self.step < cfg.train.steps:
                 row = self.train_step()
                 self.log(row)
+                self.failures.check(self.step)  # too many failed rollouts: stop
                 last_train = row
                 if self.step % cfg.diagnostic.every == 0 or self.step == cfg.train.steps:
                     d = self.diagnostic()

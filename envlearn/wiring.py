@@ -6,7 +6,9 @@ nothing below (rollout, render, objective) imports it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,14 @@ from envlearn.config import RunConfig, load_config
 from envlearn.plugins import get_task_suites, load_tasks, make_adapter
 from envlearn.render import ChatRenderer
 
-__all__ = ["Components", "build_components", "build_model", "build_policy"]
+__all__ = [
+    "Components",
+    "build_components",
+    "build_model",
+    "build_policy",
+    "check_adapter_builds",
+    "check_model_sources",
+]
 
 
 @dataclass
@@ -49,12 +58,90 @@ class Components:
             if n and len(tasks) > n:  # evenly spread over the suite (categories stay mixed)
                 tasks = [tasks[(i * len(tasks)) // n] for i in range(n)]
             if not tasks:
-                raise ValueError(
-                    f"task suite {self.cfg.tasks.suite!r} has no {split!r} tasks; pick another "
-                    "suite or split (see `envlearn adapters`)"
-                )
+                raise ValueError(self._no_tasks(split))
             self._tasks[split] = tasks
         return list(self._tasks[split])
+
+    def check_splits(self, *splits: str) -> None:
+        """Fail now, with one clear error, if the run needs a split its suite does not have."""
+        for split in dict.fromkeys(splits):
+            self.tasks(split)
+
+    def _no_tasks(self, split: str) -> str:
+        suite, t = self.cfg.tasks.suite, self.cfg.tasks
+        other = "train" if split == "heldout" else "heldout"
+        pairs = (("tasks.train_split", t.train_split), ("tasks.eval_split", t.eval_split))
+        keys = [k for k, v in pairs if v == split]
+        if not load_tasks(suite, other):
+            return f"task suite {suite!r} has no tasks at all; check the suite's plugin"
+        use = " and ".join(f"{k}={other}" for k in keys) or f"a split it has ({other})"
+        return (
+            f"task suite {suite!r} has no {split!r} tasks, which this run uses "
+            f"({', '.join(keys) or 'split'}={split}); set {use}, or add {split} tasks to the suite"
+        )
+
+
+def check_adapter_builds(name: str, options: dict[str, Any]) -> None:
+    """Build (and close) one adapter with the run's options, once at start-up: a run whose
+    adapter cannot be built at all fails now with one clear error, not with every rollout."""
+    try:
+        adapter = make_adapter(name, **options)
+    except Exception as e:
+        raise ValueError(
+            f"adapter {name!r} cannot be built with tasks.adapter_options={options!r}: "
+            f"{type(e).__name__}: {e}; fix tasks.adapter_options (the adapter's README lists "
+            "its options)"
+        ) from e
+    try:
+        adapter.close()
+    except Exception:  # closing an unused adapter is not what this checks
+        pass
+
+
+_HUB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+
+
+def check_model_sources(cfg: RunConfig) -> None:
+    """One clear error for a model or tokenizer path that does not exist (before any loading:
+    ``from_pretrained`` would take a missing directory for a hub id and fail 80 lines later)."""
+    m = cfg.model
+    for key, value in (
+        ("model.tokenizer", m.tokenizer),
+        ("model.init_from", m.init_from),
+        ("model.name_or_path", None if m.name_or_path == "tiny" else m.name_or_path),
+    ):
+        if not value:
+            continue
+        path = Path(value).expanduser()
+        if path.exists():
+            if key != "model.tokenizer" and path.is_dir() and not (path / "config.json").exists():
+                raise ValueError(
+                    f"{key}={value!r} is a directory without config.json, not a saved model; "
+                    "point it at a model directory (a run's RUN_DIR/model)"
+                )
+            continue
+        if _HUB_ID_RE.match(value) and ".." not in value:
+            continue  # a Hugging Face Hub id: loading says if it is not there
+        raise ValueError(
+            f"{key}={value!r} does not exist; point it at a saved model directory (e.g. a "
+            "finished run's RUN_DIR/model) or a Hugging Face Hub id such as Qwen/Qwen3-0.6B"
+        )
+
+
+@contextmanager
+def _loading(key: str, source: str | None) -> Iterator[None]:
+    """Loading errors of ``from_pretrained`` (not a local directory, not on the hub, offline)
+    as one line naming the config key."""
+    try:
+        yield
+    except (OSError, ValueError) as e:
+        if isinstance(e, ValueError) and type(e).__name__ != "HFValidationError":
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(
+            f"{key}={source!r} could not be loaded: {first[:300]} (check the name, or point it "
+            "at a local model directory)"
+        ) from None
 
 
 def build_model(cfg: RunConfig) -> Any:
@@ -104,10 +191,19 @@ def build_components(
             f"tasks.suite={cfg.tasks.suite!r} is not registered (known: {known}); install its "
             "adapter plugin or check ENVLEARN_PLUGINS"
         )
+    check_adapter_builds(suites[cfg.tasks.suite].adapter, cfg.tasks.adapter_options)
+    check_model_sources(cfg)
     m = cfg.model
-    tokenizer = load_tokenizer(
-        m.tokenizer or m.init_from or (None if m.name_or_path == "tiny" else m.name_or_path)
+    tok_key = (
+        "model.tokenizer"
+        if m.tokenizer
+        else "model.init_from"
+        if m.init_from
+        else "model.name_or_path"
     )
+    tok_src = m.tokenizer or m.init_from or (None if m.name_or_path == "tiny" else m.name_or_path)
+    with _loading(tok_key, tok_src):
+        tokenizer = load_tokenizer(tok_src)
     renderer = ChatRenderer(
         tokenizer,
         observation_role=cfg.rollout.observation_role,
@@ -115,6 +211,8 @@ def build_components(
     )
     comp = Components(cfg=cfg, tokenizer=tokenizer, renderer=renderer)
     if with_model:
-        comp.model = build_model(cfg)
+        key = "model.init_from" if m.init_from else "model.name_or_path"
+        with _loading(key, m.init_from or m.name_or_path):
+            comp.model = build_model(cfg)
         comp.policy = build_policy(cfg, comp.model, tokenizer)
     return comp
