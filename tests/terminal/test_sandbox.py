@@ -444,3 +444,105 @@ def _cmdline(pid: int) -> bytes:
             return f.read()
     except OSError:
         return b""
+
+
+# ------------------------------------------------------------------------------------------
+# round 2 of the battery (issue 19): namespaces, stopped shells, control characters, screens
+
+
+def test_nested_user_namespaces_are_disabled(term: TerminalAdapter) -> None:
+    obs = run(term, "unshare -r id -u; unshare -Urm sh -c 'mount -t tmpfs none /tmp'; echo end")
+    err = obs.content_text("stderr")
+    assert err.count("unshare failed") == 2, obs.text
+    assert obs.content_text("stdout") == "end\n"
+    assert_usable(term)
+
+
+def test_a_task_may_ask_for_nested_user_namespaces(
+    new_adapter: Callable[..., TerminalAdapter], make_task: Callable[..., Task]
+) -> None:
+    a = new_adapter()
+    task = make_task(verify="true\n")
+    task.data["nested_userns"] = True
+    a.reset(task)
+    obs = run(a, "unshare -r id -u")
+    assert obs.content_text("stdout") == "0\n", obs.text
+
+
+@pytest.mark.parametrize("command", ["kill -STOP $$", "suspend -f"])
+def test_stopped_shell_is_restarted_within_a_second(
+    new_adapter: Callable[..., TerminalAdapter], command: str
+) -> None:
+    a = new_adapter(timeout_s=30)
+    a.reset(Task(id="stop", adapter="terminal", instruction="x"))
+    run(a, "echo kept > f")
+    obs = run(a, command)
+    assert obs.info["restarted"] and obs.info["duration_s"] < 1.5, obs.info
+    assert "[session restarted: the shell was stopped" in obs.text
+    assert run(a, "cat f").content_text("stdout") == "kept\n"
+    assert_usable(a)
+
+
+def test_stopped_foreground_job_is_killed_within_a_second(
+    new_adapter: Callable[..., TerminalAdapter],
+) -> None:
+    a = new_adapter(timeout_s=30)
+    a.reset(Task(id="stop", adapter="terminal", instruction="x"))
+    obs = run(a, "sh -c 'kill -STOP $$' | cat")
+    assert obs.info["stopped"] and obs.info["duration_s"] < 1.5, obs.info
+    assert "[the command was stopped (SIGSTOP/SIGTSTP)" in obs.text
+    assert not obs.info["restarted"] and obs.info["exit_code"] is None
+    # bash's own job control takes a stopped simple command back at once: no wait either
+    obs = run(a, "python3 -c 'import os, signal; os.kill(os.getpid(), signal.SIGSTOP)'; echo on")
+    assert obs.info["duration_s"] < 1.5 and obs.content_text("stdout") == "on\n"
+    assert_usable(a)
+
+
+TERMINAL_JUNK = r"printf '\033]0;title\007\033[2J\033[1;31mred\033[0m\000nul\tend\r\n'"
+
+
+@pytest.mark.parametrize(
+    ("policy", "stdout", "notice"),
+    [
+        (
+            "escape",
+            "\\x1b]0;title\\x07\\x1b[2J\\x1b[1;31mred\\x1b[0m\\x00nul\tend\\x0d\n",
+            "[7 control characters in the output are shown as \\xHH escapes]",
+        ),
+        (
+            "strip",
+            "rednul\tend\n",
+            "[7 control characters (and the terminal sequences they started) were removed",
+        ),
+        ("keep", "\x1b]0;title\x07\x1b[2J\x1b[1;31mred\x1b[0m\x00nul\tend\r\n", None),
+    ],
+)
+def test_control_character_policy(
+    new_adapter: Callable[..., TerminalAdapter], policy: str, stdout: str, notice: str | None
+) -> None:
+    a = new_adapter(control_chars=policy)
+    a.reset(Task(id="ctl", adapter="terminal", instruction="x"))
+    obs = run(a, TERMINAL_JUNK)
+    assert obs.content_text("stdout") == stdout
+    notices = "".join(p.text for p in obs.parts if p.kind == "notice")
+    if notice is None:
+        assert "control characters" not in notices
+    else:
+        assert notice in notices
+    assert "control characters" not in run(a, "echo clean").text
+
+
+def test_full_screen_program_does_not_flood_the_transcript(
+    new_adapter: Callable[..., TerminalAdapter],
+) -> None:
+    a = new_adapter(timeout_s=3)  # vim waits ~2 s after warning that it has no terminal
+    a.reset(Task(id="vi", adapter="terminal", instruction="x"))
+    obs = run(a, "vi notes.txt")
+    assert obs.info["stdout_bytes"] > 1000  # vi drew its screen...
+    assert obs.content_text("stdout") == ""  # ...and none of it reached the transcript
+    assert "drew a full screen (cursor moves, screen clears) and were left out" in obs.text
+    assert len(obs.text) < 800 and "\x1b" not in obs.text and "\\x1b" not in obs.text
+    # a few colours are not a screen: they are shown as escapes
+    obs = run(a, r"printf '\033[32mok\033[0m\n'")
+    assert obs.content_text("stdout") == "\\x1b[32mok\\x1b[0m\n"
+    assert_usable(a)
