@@ -19,6 +19,7 @@ from typing import Any
 
 from envlearn.channels import Adapter, ChannelSpec, EpisodeError, Observation, Task
 from envlearn.episode import EpisodeRecord
+from envlearn.resources import run_scope
 from envlearn.testing._proc import descendants, proc_available
 from envlearn.testing.results import CheckFailed, CheckSkipped
 from envlearn.testing.subject import (
@@ -440,14 +441,16 @@ def check_close(s: Subject) -> str:
     task = s.require_tasks()[0]
     tracked = proc_available()
     before = descendants() if tracked else {}
-    fresh = s.new()
-    s.call("close() on an adapter that was never reset", fresh.close)
-    s.call("a second close() on an adapter that was never reset", fresh.close)
-    a = s.new()
-    actions = s.script(task)[:3]
-    s.episode(a, task, s.seed, actions)
-    s.call("close() after an episode", a.close)
-    s.call("a second close() after an episode", a.close)
+    # a run of its own: run-scoped resources made here (a browser) must be gone at its end too
+    with run_scope("check_close"):
+        fresh = s.new()
+        s.call("close() on an adapter that was never reset", fresh.close)
+        s.call("a second close() on an adapter that was never reset", fresh.close)
+        a = s.new()
+        actions = s.script(task)[:3]
+        s.episode(a, task, s.seed, actions)
+        s.call("close() after an episode", a.close)
+        s.call("a second close() after an episode", a.close)
     if not tracked:
         return "close() twice is safe (no /proc here: child processes not checked)"
     deadline = time.monotonic() + s.leak_timeout_s
