@@ -14,6 +14,7 @@ the guess in the same reply.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from envlearn.actions import fenced_blocks, parse_action
@@ -32,6 +33,8 @@ NUMBER_RE = re.compile(r"-?\d+")
 
 
 class GuessNumber(BaseAdapter):
+    """Guess-the-number: the feedback says too low, too high or correct."""
+
     name: ClassVar[str] = "toy"
     channels: ClassVar[tuple[ChannelSpec, ...]] = (
         ChannelSpec(name="feedback", description="too low / too high / correct"),
@@ -47,12 +50,14 @@ class GuessNumber(BaseAdapter):
         self.closed = False
 
     def system_prompt(self, task: Task) -> str:
+        """The rules, in one sentence (unchanged since round 1: recipes compare results)."""
         return (
             "You are playing guess-the-number. Reply with a single integer; the game tells you "
             "whether it is too low, too high or correct."
         )
 
     def reset(self, task: Task, *, seed: int | None = None) -> Observation:
+        """Start a game of ``task`` (its data holds low, high and the target; no randomness)."""
         if self.closed:
             raise RuntimeError("toy adapter is closed; make a new one")
         lo, hi, target = task.data["low"], task.data["high"], task.data["target"]
@@ -64,6 +69,7 @@ class GuessNumber(BaseAdapter):
         )
 
     def step(self, action_text: str) -> Observation:
+        """Read the reply's guess (see the module docstring) and answer it."""
         if self._task is None:
             raise RuntimeError("step() before reset(): call reset(task) first")
         if self._done:
@@ -97,9 +103,11 @@ class GuessNumber(BaseAdapter):
         )
 
     def score(self) -> float:
+        """1.0 for a win, else 0.0."""
         return 1.0 if self._won else 0.0
 
     def close(self) -> None:
+        """Nothing to release; later resets are refused."""
         self.closed = True
 
 
@@ -140,10 +148,10 @@ def toy_tasks() -> list[Task]:
 
 
 @hookimpl
-def register_adapters(register) -> None:
+def register_adapters(register: Callable[..., None]) -> None:
     register("toy", GuessNumber, description="guess-the-number (built-in, for tests and demos)")
 
 
 @hookimpl
-def register_task_suites(register) -> None:
+def register_task_suites(register: Callable[..., None]) -> None:
     register("toy", toy_tasks, adapter="toy", description="16 guess-the-number tasks")

@@ -15,6 +15,7 @@ the model to predict it); what the harness adds (format hints, truncation marker
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 from envlearn import BaseAdapter, ChannelSpec, Observation, Task, content, hookimpl, notice
@@ -174,12 +175,12 @@ def skeleton_tasks() -> list[Task]:
 
 
 @hookimpl
-def register_adapters(register) -> None:
+def register_adapters(register: Callable[..., None]) -> None:
     """Make the adapter known to envlearn by name."""
     register("skeleton", SkeletonAdapter, description="a tiny key-value shell")
 
 
 @hookimpl
-def register_task_suites(register) -> None:
+def register_task_suites(register: Callable[..., None]) -> None:
     """Make the tasks known to envlearn (loaded lazily, when a suite is used)."""
     register("skeleton", skeleton_tasks, adapter="skeleton", description="5 key-value tasks")
