@@ -12,9 +12,17 @@ import textwrap
 import pytest
 
 from envlearn.builtins.toy import toy_tasks
-from envlearn.plugins import get_adapters
-from envlearn.testing import CHECKS, ScriptedPolicy, Subject
+from envlearn.plugins import get_adapters, load_tasks, make_adapter
+from envlearn.testing import (
+    CHECKS,
+    ScriptedPolicy,
+    Subject,
+    ThreadAffinityError,
+    ThreadBoundAdapter,
+    check_adapter,
+)
 from envlearn.testing.conformance import run_check_for_pytest
+from envlearn.testing.threads import run_on_new_thread
 
 pytest_plugins = ["pytester", "envlearn.testing.pytest_plugin"]
 
@@ -82,6 +90,23 @@ def test_scripted_policy_as_token_ids_round_trips(tiny_tokenizer, scripted_polic
         assert action_ids[-1] == tiny_tokenizer.eos_token_id
         assert tiny_tokenizer.decode(action_ids) == action + tiny_tokenizer.eos_token
     assert tokens.act(task, 0) == ids[0]
+
+
+@pytest.mark.unit
+def test_thread_bound_registers_a_bound_copy_with_its_tasks(thread_bound) -> None:
+    name = thread_bound("toy")
+    assert name == "toy_thread_bound"
+    adapter = make_adapter(name)
+    assert isinstance(adapter, ThreadBoundAdapter) and adapter.name == "toy"
+    assert [t.id for t in load_tasks(name)] == [t.id for t in toy_tasks()]
+    assert {t.adapter for t in load_tasks(name)} == {name}
+    with pytest.raises(ThreadAffinityError):
+        run_on_new_thread(adapter.close, name="other")
+    adapter.close()
+    report = check_adapter(name, only=["oracle", "parallel_isolation", "thread_affinity"])
+    assert report.ok, str(report)
+    with pytest.raises(KeyError, match="no adapter 'nope' is registered"):
+        thread_bound("nope")
 
 
 @pytest.mark.unit
