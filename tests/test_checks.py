@@ -444,6 +444,10 @@ def test_a_factory_handing_out_adapters_built_elsewhere_is_caught() -> None:
     pooled.name = "toy"  # type: ignore[attr-defined]
     with pytest.raises(CheckFailed) as info:
         check_thread_affinity(pooled, tasks=TASKS)
+    # the other checks meet it too, and say the same
+    report = check_adapter(pooled, tasks=TASKS, only=["observation_types"])
+    assert "raised ThreadAffinityError" in failed(report, "check_observation_types")
+    assert "build the adapter inside the factory call" in report["check_observation_types"].fix
     here = threading.current_thread().name  # the check ran on this thread (no timeout thread)
     assert f"toy.reset() called from thread {here!r}" in info.value.problem
     assert "but the adapter was built on thread 'warm-up'" in info.value.problem

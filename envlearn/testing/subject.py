@@ -20,6 +20,7 @@ from typing import Any
 from envlearn.channels import Adapter, Observation, Part, Task
 from envlearn.episode import ChooseAction, EpisodeRecord, play, replay
 from envlearn.testing.results import CheckFailed, CheckSkipped
+from envlearn.testing.threads import ThreadAffinityError
 
 __all__ = [
     "DEFAULT_MAX_OBSERVATION_CHARS",
@@ -306,6 +307,12 @@ class Subject:
             return fn(*args, **kwargs)
         except (CheckFailed, CheckSkipped):
             raise
+        except ThreadAffinityError as e:
+            raise CheckFailed(
+                f"{where} raised ThreadAffinityError: {e}",
+                "build the adapter inside the factory call, on the calling thread (no pool of "
+                "adapters built elsewhere), and make every call on the thread that built it",
+            ) from e
         except Exception as e:
             raise CheckFailed(
                 f"{where} raised {type(e).__name__}: {short(str(e), 200)}",
