@@ -53,8 +53,9 @@ def save_checkpoint(
             tokenizer.save_pretrained(tmp / "model")
             (tmp / "trainer_state.json").write_text(json.dumps({"step": step, "wall_s": wall_s}))
     except (OSError, RuntimeError) as e:  # torch.save reports a full disk as a RuntimeError
+        message = _write_failure(final, run_dir, e)  # before cleaning up: the disk is still full
         shutil.rmtree(tmp, ignore_errors=True)
-        raise CheckpointWriteError(_write_failure(final, run_dir, e)) from e
+        raise CheckpointWriteError(message) from e
     if accel.is_main_process:
         if final.exists():
             shutil.rmtree(final)
@@ -68,8 +69,9 @@ def save_checkpoint(
         try:
             shutil.copytree(final / "model", tmp_latest)
         except OSError as e:  # the checkpoint itself is complete; RUN_DIR/model stays as it was
+            message = _write_failure(latest, run_dir, e)
             shutil.rmtree(tmp_latest, ignore_errors=True)
-            raise CheckpointWriteError(_write_failure(latest, run_dir, e)) from e
+            raise CheckpointWriteError(message) from e
         shutil.rmtree(latest, ignore_errors=True)
         os.replace(tmp_latest, latest)
     accel.wait_for_everyone()
@@ -78,17 +80,26 @@ def save_checkpoint(
 
 def _write_failure(what: Path, run_dir: Path, err: BaseException) -> str:
     """One line: what could not be written, why (disk full, read-only, ...), what is intact."""
-    errno_ = getattr(err, "errno", None)
+    chain: list[BaseException] = [err]
+    while len(chain) < 10:
+        nxt = chain[-1].__cause__ or chain[-1].__context__
+        if nxt is None or nxt in chain:
+            break
+        chain.append(nxt)
+    errnos = {getattr(e, "errno", None) for e in chain}
     try:
         free = shutil.disk_usage(run_dir).free
     except OSError:
         free = -1
     text = str(err)
-    if errno_ == errno.ENOSPC or "iostream error" in text or "file write failed" in text:
+    # torch.save says "iostream error" or "unexpected pos" rather than ENOSPC: a write that
+    # failed with (almost) nothing left free is a full disk
+    if errno.ENOSPC in errnos or 0 <= free < (1 << 20):
         why = f"disk full ({free // 1024} KiB free on {run_dir})" if free >= 0 else "disk full"
         fix = "free some space or move run_dir to a larger disk"
-    elif errno_ in (errno.EROFS, errno.EACCES, errno.EPERM):
-        why = f"{run_dir} is not writable ({os.strerror(errno_)})"
+    elif errnos & {errno.EROFS, errno.EACCES, errno.EPERM}:
+        code = min(errnos & {errno.EROFS, errno.EACCES, errno.EPERM})
+        why = f"{run_dir} is not writable ({os.strerror(code)})"
         fix = "make it writable or choose another run_dir"
     else:
         why = f"{type(err).__name__}: {' '.join(text.split())[:200]}"
