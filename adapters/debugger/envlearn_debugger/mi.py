@@ -146,7 +146,7 @@ def parse_record(line: str) -> Record:
     rec = Record(_ASYNC[m.group(2)], cls=m.group(3), token=token)
     i = m.end()
     if i < len(line):
-        if line[i] != ",":
+        if line[i] != "," or i + 1 == len(line):
             raise MIError(f"',' expected after the record class: {line[:80]!r}")
         rec.results, _ = _results(line + "\x00", i + 1, "\x00")
     return rec
