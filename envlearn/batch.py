@@ -8,7 +8,7 @@ objective needs nothing of the data path but this structure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ import torch
 if TYPE_CHECKING:  # pragma: no cover
     from envlearn.transcript import Transcript
 
-__all__ = ["Batch", "collate"]
+__all__ = ["FORMAT_PROBLEM_MARKER", "Batch", "collate", "wellformed_actions"]
 
 _BT_FIELDS = (
     "attention_mask",
@@ -166,6 +166,34 @@ class Batch:
             raise ValueError("invalid Batch: " + "; ".join(problems))
 
 
+#: The words every action-format problem of ``envlearn.actions`` ends with ("…, so nothing
+#: ran."); a notice holding them marks a turn whose action could not be read.
+FORMAT_PROBLEM_MARKER = "nothing ran"
+
+
+def wellformed_actions(
+    transcript: Transcript, decode: Callable[[list[int]], str]
+) -> tuple[int, int]:
+    """``(well-formed, total)`` actions of a transcript, for the L_env rollout filters.
+
+    An action (turn ``k``) is broken when a notice of its observation (tokens of source
+    ``NOTICE`` and turn ``k``) contains :data:`FORMAT_PROBLEM_MARKER`, the wording of every
+    format problem in ``envlearn.actions`` (adapters show ``action.problem`` as a notice).
+    ``decode`` turns token ids into text (the tokenizer's ``decode``).
+    """
+    from envlearn.transcript import Source
+
+    notices: dict[int, list[int]] = {}
+    for tid, src, turn in zip(
+        transcript.token_ids, transcript.sources, transcript.turns, strict=True
+    ):
+        if src == Source.NOTICE and turn >= 1:
+            notices.setdefault(turn, []).append(tid)
+    broken = sum(1 for ids in notices.values() if FORMAT_PROBLEM_MARKER in decode(ids))
+    total = transcript.n_actions
+    return max(0, total - broken), total
+
+
 def _describe(v: object) -> str:
     if isinstance(v, torch.Tensor):
         return f"tensor of shape {list(v.shape)}, dtype {v.dtype}"
@@ -181,13 +209,18 @@ def collate(
     channel_names: Iterable[str] | None = None,
     use_sampler_logprobs: bool = False,
     max_len: int | None = None,
+    env_keep: Sequence[bool] | None = None,
 ) -> Batch:
     """Right-pad transcripts into an :class:`Batch`.
 
     ``use_sampler_logprobs`` puts the policy's sampling log-probs in ``old_logprobs`` (needed
     when the sampler's weights lag the trainer's, e.g. vLLM); otherwise the objective uses the
     detached current log-probs (on-policy).  ``max_len`` truncates from the right.
+    ``env_keep[b] = False`` keeps transcript ``b`` out of L_env (its env weights are 0; its
+    observation tokens stay in ``env_mask`` for the env-CE metric): the rollout filters.
     """
+    if env_keep is not None and len(env_keep) != len(transcripts):
+        raise ValueError(f"{len(env_keep)} env_keep flags for {len(transcripts)} transcripts")
     if len(transcripts) == 0:
         raise ValueError("collate() needs at least one transcript")
     adv = torch.as_tensor(advantages, dtype=torch.float32).reshape(-1)
@@ -221,7 +254,8 @@ def collate(
         action[b, :n] = torch.tensor(tr.action_mask()[:n], dtype=torch.bool)
         em = tr.env_mask()[:n]
         env[b, :n] = torch.tensor(em, dtype=torch.bool)
-        weight[b, :n] = torch.tensor(tr.env_weight(channel_weights)[:n], dtype=torch.float32)
+        if env_keep is None or env_keep[b]:
+            weight[b, :n] = torch.tensor(tr.env_weight(channel_weights)[:n], dtype=torch.float32)
         chan[b, :n] = torch.tensor(
             [index[c] if m and c else -1 for m, c in zip(em, tr.channels[:n], strict=True)],
             dtype=torch.long,

@@ -22,14 +22,22 @@ from typing import Any
 import torch
 import yaml
 
-from envlearn.batch import collate
+from envlearn.batch import collate, wellformed_actions
 from envlearn.channels import Task
 from envlearn.checkpoints import load_checkpoint, save_checkpoint
 from envlearn.config import RunConfig
 from envlearn.evaluation import env_ce_by_channel, eval_rollouts, summarize_eval
 from envlearn.health import FailureWatch
+from envlearn.logprobs import token_logprobs
 from envlearn.metrics import MetricsLog, fmt_row, make_console, make_progress
-from envlearn.objective import ObjectiveConfig, group_advantages, objective
+from envlearn.objective import (
+    ObjectiveConfig,
+    StepNorms,
+    count_norms,
+    finalize_metrics,
+    group_advantages,
+    objective,
+)
 from envlearn.resources import run_scope
 from envlearn.rollout import Rollout, oracle_rollouts, run_rollouts, save_rollouts
 from envlearn.transcript import Transcript
@@ -105,6 +113,7 @@ class Trainer:
                 for p in self.model.parameters():
                     dist.broadcast(p.data, src=0)
         self.policy = self.comp.policy  # HFPolicy over the very model being trained, or vLLM
+        self.ref_model = self._build_reference() if cfg.objective.kl_beta > 0 else None
         self.step = 0
         self.t_start = time.monotonic()
         self.t_offset = 0.0  # wall time of earlier (pre-resume) segments
@@ -127,6 +136,18 @@ class Trainer:
             (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
 
     # -- pieces ----------------------------------------------------------------------------
+
+    def _build_reference(self) -> torch.nn.Module | None:
+        """The KL reference: ``None`` for a LoRA model (its base, adapters disabled, is the
+        reference: no second model in memory), else the run's initial weights built afresh
+        (also after a resume), frozen, on this process's device."""
+        if getattr(self.accel.unwrap_model(self.model), "peft_config", None):
+            return None
+        from envlearn.wiring import build_model
+
+        ref = build_model(self.cfg).to(self.accel.device).eval()
+        ref.requires_grad_(False)
+        return ref
 
     def _lr_lambda(self, step: int) -> float:
         o, total = self.cfg.optim, max(1, self.cfg.train.steps)
@@ -166,40 +187,152 @@ class Trainer:
         return self._oracle_cache[split]
 
     def _update(
-        self, samples: list[Transcript], advantages: list[float], ocfg: ObjectiveConfig
+        self,
+        samples: list[Transcript],
+        advantages: list[float],
+        ocfg: ObjectiveConfig,
+        env_keep: list[bool] | None = None,
     ) -> dict[str, float]:
-        """One optimizer step over ``samples`` (micro-batched, weighted by sequence count)."""
+        """One optimizer step over ``samples`` (micro-batched).
+
+        Every term is normalised by counts over the whole step (all micro-batches of all
+        processes, all-reduced once before the first backward), so the loss and the gradient
+        do not depend on ``micro_batch_size`` or the process count; each process's loss is its
+        share of the step's loss, and as gradient reduction averages over processes, it is
+        scaled by the process count.  Every process joins every collective, with or without
+        samples (and runs as many backward passes as the busiest one, for engines that reduce
+        in backward).  ``env_keep``: per sample, whether it feeds L_env (rollout filters).
+        """
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         mb = self.cfg.train.micro_batch_size
-        n = len(samples)
-        sums: dict[str, float] = {}
-        for i in range(0, n, mb):
-            chunk = samples[i : i + mb]
-            batch = collate(
-                chunk,
+        world = self.accel.num_processes
+        model = self.accel.unwrap_model(self.model)
+        names = self._step_channel_names(samples)
+        batches = [
+            collate(
+                samples[i : i + mb],
                 advantages[i : i + mb],
                 pad_id=self.comp.tokenizer.pad_token_id,
-                channel_weights=self.cfg.train.env_channel_weights,
+                channel_weights=ocfg.env_channel_weights,
+                channel_names=names,
                 use_sampler_logprobs=self.cfg.train.use_sampler_logprobs,
                 max_len=self.cfg.rollout.max_episode_tokens,
+                env_keep=None if env_keep is None else env_keep[i : i + mb],
             ).to(self.accel.device)
-            loss, metrics = objective(self.accel.unwrap_model(self.model), batch, ocfg)
-            w = len(chunk) / n
-            self.accel.backward(loss * w)
+            for i in range(0, len(samples), mb)
+        ]
+        if ocfg.kl_beta > 0 or self.ref_model is not None:
+            for b in batches:
+                b.ref_logprobs = self._ref_logprobs(b, ocfg)
+        counts = torch.zeros(6 + len(names), dtype=torch.float64, device=self.accel.device)
+        for b in batches:
+            counts += count_norms(b)
+        n_mb = torch.tensor([float(len(batches))], dtype=torch.float64, device=counts.device)
+        if world > 1:  # the one collective before the backward passes
+            import torch.distributed as dist
+
+            gathered = torch.cat([counts, n_mb])
+            out = [torch.zeros_like(gathered) for _ in range(world)]
+            dist.all_gather(out, gathered)
+            stacked = torch.stack(out)
+            counts, n_mb_max = stacked[:, :-1].sum(0), int(stacked[:, -1].max())
+        else:
+            n_mb_max = len(batches)
+        norms = StepNorms.from_counts(counts)
+        gen = torch.Generator().manual_seed(
+            self.cfg.seed * 1_000_033 + self.step * 1_009 + self.accel.process_index
+        )
+        sums: dict[str, float] = {}
+        for b in batches:
+            loss, metrics = objective(model, b, ocfg, norms=norms, step=self.step, generator=gen)
+            self.accel.backward(loss * world)
             for k, v in metrics.items():
-                if isinstance(v, int | float) and math.isfinite(v):
-                    sums[k] = sums.get(k, 0.0) + float(v) * w
+                sums[k] = sums.get(k, 0.0) + float(v)
+        if not self._manual_allreduce and world > 1:
+            # an engine that reduces gradients in backward needs the same number of backward
+            # calls on every process: a zero loss that touches every trainable parameter
+            for _ in range(n_mb_max - len(batches)):
+                zero = sum(p.reshape(-1)[:1].sum() for p in model.parameters() if p.requires_grad)
+                self.accel.backward(zero * 0.0)
         if self._manual_allreduce:
             self._allreduce_grads()
+        out = self._reduce_metrics(sums, names, norms)
+        out["env_lambda"] = ocfg.lambda_at(self.step)
         if self.cfg.optim.grad_clip:
             gn = self.accel.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
-            sums["grad_norm"] = float(gn)
+            out["grad_norm"] = float(gn)
         self.optimizer.step()
         self.scheduler.step()
         if self.cfg.policy.kind == "vllm":
             self.policy.sync_weights(self.accel.unwrap_model(self.model))
-        return sums
+        return out
+
+    def _feeds_env_term(self, rollout: Rollout) -> bool:
+        """Whether an ok rollout passes ``objective.env_filter`` (it feeds L_env)."""
+        f = self.cfg.objective.env_filter
+        if not f.active:
+            return True
+        ok = total = 0
+        for sample in rollout.samples:
+            good, n = wellformed_actions(sample, self.comp.tokenizer.decode)
+            ok, total = ok + good - n, max(total, n)  # broken actions add up over restarts
+        ok += total
+        if f.drop_format_broken and ok < total:
+            return False
+        return total == 0 or ok / total >= f.min_wellformed_fraction
+
+    def _step_channel_names(self, samples: list[Transcript]) -> list[str]:
+        """The observation channels of the step's samples, on every process (so all
+        micro-batches share one ``channel_names`` and per-channel counts reduce in one vector)."""
+        local = sorted(
+            {
+                c
+                for tr in samples
+                for c, m in zip(tr.channels, tr.env_mask(), strict=True)
+                if m and c
+            }
+        )
+        if self.accel.num_processes == 1:
+            return local
+        from accelerate.utils import gather_object
+
+        return sorted({c for names in gather_object([local]) for c in names})
+
+    def _reduce_metrics(
+        self, sums: dict[str, float], names: list[str], norms: StepNorms
+    ) -> dict[str, float]:
+        """The step's metrics: per-micro-batch shares summed here, then over processes."""
+        keys = [
+            "loss", "rl_loss", "env_loss", "env_ce", "action_ce", "kl", "ratio_mean",
+            "clip_frac", "n_action_tokens", "n_env_tokens",
+        ]  # fmt: skip
+        keys += [f"env_ce/{c}" for c, n in zip(names, norms.channel_tokens, strict=True) if n > 0]
+        vec = torch.tensor([sums.get(k, 0.0) for k in keys], dtype=torch.float64)
+        if self.accel.num_processes > 1:
+            import torch.distributed as dist
+
+            vec = vec.to(self.accel.device)
+            dist.all_reduce(vec)
+        return finalize_metrics(dict(zip(keys, vec.tolist(), strict=True)))
+
+    @torch.no_grad()
+    def _ref_logprobs(self, batch: Any, ocfg: ObjectiveConfig) -> torch.Tensor:
+        """Reference log-probs at the action tokens (the sampling temperature, as the policy's):
+        the initial weights, frozen (``self.ref_model``), or for a LoRA model the same model
+        with its adapters disabled."""
+        temperature: float | torch.Tensor = 1.0
+        if ocfg.temperature != 1.0:
+            temperature = torch.where(batch.action_mask, ocfg.temperature, 1.0).to(torch.float32)
+        model = self.accel.unwrap_model(self.model)
+        args = (batch.input_ids, batch.attention_mask, batch.action_mask)
+        kw = {"chunk_size": ocfg.chunk_size, "temperature": temperature}
+        if self.ref_model is not None:
+            return token_logprobs(self.ref_model, *args, **kw)
+        if not getattr(model, "peft_config", None):
+            raise RuntimeError("kl_beta > 0 but the trainer built no reference model")
+        with model.disable_adapter():  # a peft model: the base weights are the reference
+            return token_logprobs(model, *args, **kw)
 
     def _allreduce_grads(self) -> None:
         """Average gradients over processes (every rank calls this, with or without samples)."""
@@ -252,13 +385,15 @@ class Trainer:
             )
             t_roll = time.monotonic() - tr0
             adv = group_advantages_for(rollouts)
-            samples, advantages = [], []
+            samples, advantages, env_keep = [], [], []
             for r, a in zip(rollouts, adv, strict=True):
                 if a is None:  # failed: kept out of the batch and of group statistics
                     continue
+                keep = self._feeds_env_term(r)
                 for sample in r.samples:
                     samples.append(sample)
                     advantages.append(a)
+                    env_keep.append(keep)
             # every process's rollouts, for metrics and the saved JSONL
             everyone = self._gather(rollouts) if self.accel.num_processes > 1 else rollouts
             ok_all = [r for r in everyone if r.status == "ok"]
@@ -276,8 +411,13 @@ class Trainer:
             if self.accel.is_main_process:
                 save_rollouts(everyone, self.run_dir / "rollouts" / f"step_{step + 1:05d}.jsonl")
             metrics = (
-                self._update(samples, advantages, ocfg) if samples or self._manual_allreduce else {}
+                self._update(samples, advantages, ocfg, env_keep)
+                if samples or self.accel.num_processes > 1  # every process joins the collectives
+                else {}
             )
+            if ocfg.env_filter.active:
+                kept = self._gather(env_keep) if self.accel.num_processes > 1 else env_keep
+                row["env_filtered"] = sum(1 for k in kept if not k)
         n_tokens = sum(len(s) for s in samples)
         dt = time.monotonic() - t0
         row.update(metrics)

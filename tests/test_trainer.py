@@ -280,10 +280,10 @@ def test_two_processes_train_in_lockstep(tmp_path):
 
 
 def test_per_channel_env_weights_reach_the_loss(tmp_path):
-    """train.env_channel_weights scales each channel's tokens in L_env (λ_c)."""
+    """objective.env_channel_weights scales each channel's tokens in L_env (λ_c)."""
     run = _train(
         tmp_path, "weights", "objective.mode=env_only", "train.steps=1",
-        "train.env_channel_weights={feedback: 0.5}", "diagnostic.every=10",
+        "objective.env_channel_weights={feedback: 0.5}", "diagnostic.every=10",
     )  # fmt: skip
     row = _rows(run, "train")[0]
     assert row["env_ce"] > 0 and row["env_loss"] == pytest.approx(0.5 * row["env_ce"], rel=1e-5)
