@@ -73,6 +73,43 @@ class TasksConfig(_Strict):
     limit: int | None = Field(default=None, ge=1)  # N tasks of each split, evenly spread
 
 
+class GuardRule(_Strict):
+    """Refuse an action whose *predicted* observation matches ``prediction`` (a regex), when its
+    text matches ``action`` (a regex; any action when unset) on the named adapters (all when
+    empty).  ``message`` is shown to the policy in the refusal notice."""
+
+    name: str
+    prediction: str
+    action: str | None = None
+    adapters: list[str] = Field(default_factory=list)
+    message: str = ""
+
+    @model_validator(mode="after")
+    def _regexes_compile(self) -> GuardRule:
+        import re
+
+        for field_name in ("prediction", "action"):
+            pattern = getattr(self, field_name)
+            if pattern is None:
+                continue
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(
+                    f"guard rule {self.name!r}: {field_name} regex is invalid: {e}"
+                ) from None
+        return self
+
+
+class GuardConfig(_Strict):
+    """Predict-before-act guard: before an action runs, the policy predicts its observation
+    (greedy by default, at most ``max_prediction_tokens``); a matching rule refuses it."""
+
+    rules: list[GuardRule] = Field(default_factory=list)
+    max_prediction_tokens: int = Field(default=64, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0)
+
+
 class RolloutConfig(_Strict):
     group_size: int = Field(default=4, ge=1)
     max_turns: int | None = Field(default=None, ge=1)  # overrides task.max_turns
@@ -89,6 +126,7 @@ class RolloutConfig(_Strict):
     schedule: Literal["auto", "lockstep", "overlap"] = "auto"
     max_batch_wait_s: float = Field(default=0.05, ge=0)
     observation_role: str = "tool"
+    guard: GuardConfig = Field(default_factory=GuardConfig)  # no rules: no guard
 
 
 class OptimConfig(_Strict):

@@ -91,7 +91,9 @@ def env_ce_by_channel(
     micro_batch_size: int,
 ) -> dict[str, float]:
     """Mean cross-entropy (nats/token) of the observation tokens of ``transcripts``, per channel
-    (``env_ce/<domain>/<channel>``) and over all channels (``env_ce/<domain>``)."""
+    (``env_ce/<domain>/<channel>``) and over all channels (``env_ce/<domain>``), and the mean
+    per-step surprise (``surprise/<domain>``: each turn's observation's mean CE, averaged over
+    turns, so long observations don't outweigh short ones; see :mod:`envlearn.predict`)."""
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
@@ -102,6 +104,19 @@ def env_ce_by_channel(
             batch = collate(chunk, [0.0] * len(chunk), pad_id=pad_id).to(device)
             lp = token_logprobs(model, batch.input_ids, batch.attention_mask, batch.env_mask)
             for b in range(len(chunk)):
+                # per-turn surprise: mean CE of each turn's observation, then the mean over turns
+                turn_sum: dict[int, float] = {}
+                turn_n: dict[int, int] = {}
+                em = batch.env_mask[b].tolist()
+                row = lp[b].tolist()
+                for t, (m, turn) in enumerate(zip(em, chunk[b].turns, strict=False)):
+                    if m:
+                        turn_sum[turn] = turn_sum.get(turn, 0.0) - row[t]
+                        turn_n[turn] = turn_n.get(turn, 0) + 1
+                for turn in turn_sum:
+                    key = f"surprise/{domain}"
+                    sums[key] = sums.get(key, 0.0) + turn_sum[turn] / turn_n[turn]
+                    counts[key] = counts.get(key, 0) + 1
                 for c, name in enumerate(batch.channel_names):
                     m = batch.env_mask[b] & (batch.channel_ids[b] == c)
                     k = int(m.sum())

@@ -40,9 +40,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from envlearn.channels import Adapter, Observation, Task
+from envlearn.channels import Adapter, Observation, Task, notice
 from envlearn.config import RolloutConfig
 from envlearn.policies import Policy, SamplingParams
+from envlearn.predict import Guard, predict_observations
 from envlearn.render import ChatRenderer, PrefixBroken
 from envlearn.transcript import Transcript
 
@@ -76,6 +77,10 @@ class Rollout:
     split: str = "train"
     # seconds from the start of run_rollouts at which each observation arrived (reset first)
     timeline: list[float] = field(default_factory=list)
+    # predict-before-act: {turn, prediction, refused_by} for each action the guard looked at
+    guard: list[dict[str, Any]] = field(default_factory=list)
+    # mean CE (nats/token) of each turn's real observation under the policy (str(turn) keys)
+    surprise: dict[str, float] = field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
         """A JSON-serialisable row (per-token sources included) that ``datasets`` can load."""
@@ -93,6 +98,8 @@ class Rollout:
             "truncated": self.truncated,
             "env_seconds": self.env_seconds,
             "timeline": self.timeline,
+            "guard": self.guard,
+            "surprise": self.surprise,
             "samples": [s.to_dict() for s in self.samples],
         }
 
@@ -248,6 +255,10 @@ class _Engine:
             return obs
 
         self._dispatch("step", ep, step)
+
+    def refuse(self, ep: _Episode, text: str) -> None:
+        """Answer the action with a notice instead of running it (the guard refused it)."""
+        self._observe(ep, Observation(parts=[notice(text)]))
 
     def _score_fn(self, ep: _Episode) -> Callable[[], float]:
         def score() -> float:
@@ -446,12 +457,18 @@ def run_rollouts(
     group_size: int | None = None,
     temperature: float | None = None,
     on_turn: Callable[[int, int], None] | None = None,
+    guard: Guard | None = None,
 ) -> list[Rollout]:
     """Run ``group_size`` rollouts of every task; returns them in (task, group) order.
 
     Sampling seeds derive from ``seed``, the turn and the batch (see the module docstring).
     ``on_turn(turn, n)`` is called before each generation with the batch's turn and size.
+    With a ``guard`` (default: ``cfg.guard``'s rules, if any), each action a rule could refuse
+    is first predicted by the policy (:mod:`envlearn.predict`); a refused action is answered
+    with a notice and never reaches the environment.
     """
+    if guard is None and cfg.guard.rules:
+        guard = Guard(cfg.guard)
     G = group_size or cfg.group_size
     temp = cfg.temperature if temperature is None else temperature
     episodes = _make_episodes(tasks, G, seed, cfg.max_turns)
@@ -470,6 +487,7 @@ def run_rollouts(
             0 if whole else zlib.crc32(repr([(e.index, e.rollout.turns) for e in batch]).encode())
         )
         gen_eps, budgets = [], []
+        acted: list[tuple[_Episode, str]] = []
         for ep in batch:
             assert ep.transcript is not None
             room = cfg.max_episode_tokens - len(ep.transcript)
@@ -496,10 +514,51 @@ def run_rollouts(
                 assert ep.transcript is not None
                 text = renderer.append_action(ep.transcript, g.token_ids, g.logprobs)
                 ep.rollout.turns += 1
-                engine.step(ep, text)
+                acted.append((ep, text))
+        _guard_and_step(acted, guard, policy, renderer, engine, seed=seed * 17 + turn + comp)
 
     engine.run(act)
     return [ep.rollout for ep in episodes]
+
+
+def _guard_and_step(
+    acted: list[tuple[_Episode, str]],
+    guard: Guard | None,
+    policy: Policy,
+    renderer: ChatRenderer,
+    engine: _Engine,
+    *,
+    seed: int,
+) -> None:
+    """Step each (episode, action), unless the guard refuses the action's predicted outcome."""
+    asked = [] if guard is None else [(e, t) for e, t in acted if guard.applies(e.task.adapter, t)]
+    refused: dict[int, str] = {}
+    if asked:
+        assert guard is not None
+        preds = predict_observations(
+            policy,
+            renderer,
+            [e.transcript for e, _ in asked],  # type: ignore[misc]
+            max_tokens=guard.cfg.max_prediction_tokens,
+            temperature=guard.cfg.temperature,
+            seed=seed % (2**31),
+        )
+        for (ep, text), pred in zip(asked, preds, strict=True):
+            decision = guard.check(ep.task.adapter, text, pred)
+            ep.rollout.guard.append(
+                {
+                    "turn": ep.rollout.turns,
+                    "prediction": pred,
+                    "refused_by": decision.rule.name if decision else None,
+                }
+            )
+            if decision is not None:
+                refused[ep.index] = decision.notice()
+    for ep, text in acted:
+        if ep.index in refused:
+            engine.refuse(ep, refused[ep.index])
+        else:
+            engine.step(ep, text)
 
 
 # -- oracle (scripted) trajectories: SFT data, the held-out env-CE diagnostic, tests -----------
@@ -510,13 +569,20 @@ def oracle_rollouts(
     renderer: ChatRenderer,
     make_adapter: Callable[[Task], Adapter],
     cfg: RolloutConfig,
+    *,
+    guard: Guard | None = None,
+    policy: Policy | None = None,
 ) -> list[Rollout]:
     """Run each task's oracle actions through its environment (expert trajectories), through
     the same engine as the policy's rollouts (same threads, deadlines and rendering).
 
     The actions are tokenized as content plus the end-of-turn token, exactly as a policy that
-    wrote them would have sampled them.  Tasks without an oracle are skipped.
+    wrote them would have sampled them.  Tasks without an oracle are skipped.  With a ``guard``
+    (and the ``policy`` that predicts), oracle actions go through the guard as a policy's would:
+    that measures its false refusals on known-good actions.
     """
+    if guard is not None and policy is None:
+        raise ValueError("oracle_rollouts(guard=...) needs the policy that predicts outcomes")
     with_oracle = [t for t in tasks if t.oracle]
     episodes = [
         _Episode(
@@ -531,6 +597,7 @@ def oracle_rollouts(
     engine = _Engine(episodes, renderer, make_adapter, cfg)
 
     def act(batch: list[_Episode]) -> None:
+        acted: list[tuple[_Episode, str]] = []
         for ep in batch:
             assert ep.transcript is not None and ep.script is not None
             action = ep.script[ep.rollout.turns]
@@ -538,7 +605,13 @@ def oracle_rollouts(
                 ep.transcript, renderer.encode_content(action) + [renderer.end_of_turn_id]
             )
             ep.rollout.turns += 1
-            engine.step(ep, action)
+            acted.append((ep, action))
+        if guard is None:
+            for ep, action in acted:
+                engine.step(ep, action)
+        else:
+            assert policy is not None
+            _guard_and_step(acted, guard, policy, renderer, engine, seed=len(acted))
 
     engine.run(act)
     return [ep.rollout for ep in episodes]
