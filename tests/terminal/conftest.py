@@ -169,8 +169,19 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _oracle_and_noop(task: Task) -> str | None:
-    """None if the oracle scores 1.0 and a no-op scores < 1.0; else what went wrong."""
+def play_oracle(adapter: TerminalAdapter, task: Task, seed: int = 0) -> list[Observation]:
+    """Reset and play the task's whole oracle (look around, solution, TASK COMPLETE)."""
+    seen = [adapter.reset(task, seed=seed)]
+    for action in task.oracle or []:
+        seen.append(adapter.step(action))
+        if seen[-1].done:
+            break
+    return seen
+
+
+def _oracle_and_noop(task: Task, record: dict[str, list[Observation]] | None = None) -> str | None:
+    """None if the oracle scores 1.0 and a no-op scores < 1.0; else what went wrong.  The
+    oracle episode's observations go into ``record[task.id]``."""
     from envlearn.plugins import make_adapter
 
     a = make_adapter("terminal")
@@ -178,14 +189,14 @@ def _oracle_and_noop(task: Task) -> str | None:
         a.reset(task)
         noop = a.score()
         noop_out = _last_verify(a)
-        a.reset(task)
-        a.step(task.oracle[0])  # look around
-        obs = a.step(task.oracle[1])  # the solution
+        seen = play_oracle(a, task)
         oracle = a.score()
+        if record is not None:
+            record[task.id] = seen
         if oracle == 1.0 and noop < 1.0:
             return None
         return (
-            f"{task.id}: oracle={oracle} noop={noop}\n  step: {obs.text[-800:]!r}\n"
+            f"{task.id}: oracle={oracle} noop={noop}\n  step: {seen[-1].text[-800:]!r}\n"
             f"  verify(oracle): {_last_verify(a)}\n  verify(noop): {noop_out}"
         )
     except Exception as e:  # report every task, not just the first to fail
@@ -201,10 +212,14 @@ def _last_verify(adapter: object) -> str:
     return (r.stdout + r.stderr).decode(errors="replace")[-800:]
 
 
-def run_oracles_and_noops(tasks: list[Task]) -> list[str]:
-    """Run every task's oracle and a no-op attempt (4 sessions in parallel); the failures."""
+def run_oracles_and_noops(
+    tasks: list[Task], record: dict[str, list[Observation]] | None = None
+) -> list[str]:
+    """Run every task's oracle and a no-op attempt (4 sessions in parallel); the failures.
+    With ``record``, each oracle episode's observations are kept there by task id."""
     from envlearn.plugins import make_adapter
 
     make_adapter("terminal").close()  # build the plugin registry once, outside the threads
     with ThreadPoolExecutor(max_workers=4) as ex:
-        return [r for r in ex.map(_oracle_and_noop, tasks) if r is not None]
+        results = ex.map(lambda t: _oracle_and_noop(t, record), tasks)
+        return [r for r in results if r is not None]

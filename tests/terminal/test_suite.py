@@ -13,9 +13,12 @@ import collections
 import re
 import subprocess
 import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from envlearn_terminal import TerminalAdapter
 from envlearn_terminal.adapter import ACTION_LANGUAGES
 from envlearn_terminal.suite import (
     BUNDLED_TASKS_DIR,
@@ -28,9 +31,9 @@ from envlearn_terminal.suite import (
 )
 
 from envlearn.actions import parse_action
-from envlearn.channels import Task
+from envlearn.channels import Observation, Task
 
-from .conftest import run_oracles_and_noops
+from .conftest import play_oracle, run_oracles_and_noops
 
 SCRIPTS = ("setup.sh", "verify.sh", "solution.sh")
 # Tools a task may not rely on: not part of the sandbox's Debian base, or needing the network.
@@ -197,7 +200,42 @@ def test_load_task_dir_builds_the_contract_task(tmp_path: Path) -> None:
 # running every task through the adapter
 
 
+@pytest.fixture(scope="module")
+def first_pass(bundled: list[Task], bwrap_ok: None) -> tuple[list[str], dict, float]:
+    """Every bundled task's oracle and no-op, once: (failures, oracle observations, when)."""
+    record: dict[str, list[Observation]] = {}
+    started = time.time()
+    failures = run_oracles_and_noops(bundled, record)
+    return failures, record, started
+
+
 @pytest.mark.integration
-def test_every_bundled_oracle_passes_and_noop_fails(bundled: list[Task], bwrap_ok: None) -> None:
-    failures = run_oracles_and_noops(bundled)
+def test_every_bundled_oracle_passes_and_noop_fails(first_pass: tuple) -> None:
+    failures, _, _ = first_pass
     assert failures == [], "\n".join(failures)
+
+
+@pytest.mark.integration
+def test_bundled_oracle_rollouts_are_identical_at_another_time(
+    bundled: list[Task], first_pass: tuple
+) -> None:
+    """Same task, same seed, later on the wall clock (and from fresh adapters): the same
+    observations, byte for byte and part for part (the fixed clock and file times)."""
+    _, record, started = first_pass
+    assert time.time() - started >= 1.0  # the first pass alone took longer than a second
+
+    def again(task: Task) -> list[Observation]:
+        a = TerminalAdapter()
+        try:
+            return play_oracle(a, task)
+        finally:
+            a.close()
+
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        second = dict(zip([t.id for t in bundled], ex.map(again, bundled), strict=True))
+
+    def seen(obs: list[Observation]) -> list[tuple]:
+        return [(o.parts, o.done, o.reward) for o in obs]  # info holds durations
+
+    differ = [tid for tid, obs in record.items() if seen(obs) != seen(second[tid])]
+    assert len(record) == len(bundled) and differ == [], differ

@@ -325,13 +325,17 @@ class _Resources:
 
 
 def _kernel_file_time(marker: Path) -> int:
-    """The time the kernel stamps on files now (ns): touch ``marker`` and read it back.
+    """The time the kernel stamps on files now (ns): write to ``marker`` and read its mtime.
 
     Not ``time.time_ns()``: file times come from a coarser clock that lags it by up to a tick,
-    and the host process's own clock may be shifted (a host under libfaketime)."""
-    marker.touch()
-    os.utime(marker)
-    return marker.stat().st_mtime_ns
+    and the host process's own clock may be shifted (a host under libfaketime, whose
+    ``utime(NULL)`` is shifted too: hence a write)."""
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, b"t")
+        return os.fstat(fd).st_mtime_ns
+    finally:
+        os.close(fd)
 
 
 _stale_lock = threading.Lock()
