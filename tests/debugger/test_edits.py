@@ -22,7 +22,9 @@ def work(tmp_path):
 def test_line_edit_replaces_inserts_and_deletes(work):
     r = apply_line_edit("m.py 2-3\n    return x + 1\n", work, ["m.py"])
     assert (r.first_line, r.removed, r.added) == (2, 2, 1)
-    assert (work / "m.py").read_text() == "def f(x):\n    return x + 1\n\n\ndef g():\n    return 0\n"
+    assert (
+        work / "m.py"
+    ).read_text() == "def f(x):\n    return x + 1\n\n\ndef g():\n    return 0\n"
     apply_line_edit("m.py 1-0\n# top", work, ["m.py"])  # insert before line 1
     assert (work / "m.py").read_text().startswith("# top\ndef f(x):\n")
     apply_line_edit("m.py 1-1", work, ["m.py"])  # delete line 1

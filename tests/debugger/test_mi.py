@@ -25,7 +25,10 @@ def test_result_and_async_records_with_nested_values():
     )
     rec = parse_record(line)
     assert (rec.type, rec.cls, rec.token) == ("exec", "stopped", 12)
-    assert rec.results["frame"]["args"] == [{"name": "p", "value": "0x7ffe"}, {"name": "n", "value": "2"}]
+    assert rec.results["frame"]["args"] == [
+        {"name": "p", "value": "0x7ffe"},
+        {"name": "n", "value": "2"},
+    ]
     assert rec.results["stopped-threads"] == "all"
     err = parse_record('3^error,msg="No symbol \\"zz\\" in current context."')
     assert (err.type, err.cls, err.token) == ("result", "error", 3)
@@ -41,7 +44,7 @@ def test_result_and_async_records_with_nested_values():
 
 
 @pytest.mark.parametrize(
-    "bad", ["hello", '~"unterminated', "^done,", '^done,x="1"garbage', '*stopped,a=[1]']
+    "bad", ["hello", '~"unterminated', "^done,", '^done,x="1"garbage', "*stopped,a=[1]"]
 )
 def test_malformed_lines_raise_mi_error(bad):
     with pytest.raises(MIError):

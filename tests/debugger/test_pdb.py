@@ -49,7 +49,9 @@ def test_session_persists_and_channels_are_separate(new_adapter):
         "The program finished and will be restarted\n> /work/prog.py(1)<module>()\n-> import sys\n"
     )
     assert "[the program exited with code 0; it was restarted under pdb]" in obs.text
-    assert a.step(pdb("p zz")).content_text("debugger") == "*** NameError: name 'zz' is not defined\n"
+    assert (
+        a.step(pdb("p zz")).content_text("debugger") == "*** NameError: name 'zz' is not defined\n"
+    )
 
 
 def test_uncaught_exception_enters_post_mortem(new_adapter):
