@@ -4,7 +4,6 @@ deadlines and cleanup."""
 from __future__ import annotations
 
 import pytest
-
 from envlearn_terminal.sandbox import processes_in_pid_namespace
 
 from tests.debugger.conftest import SessionTrace, pdb, py_task, wait_until
