@@ -2,7 +2,8 @@
 
 A task names its game in ``data``: ``game`` (``dungeon``, ``wordle`` or ``textworld``), its
 ``seed`` and settings (``rooms``/``junk`` for the dungeon; ``world_size``, ``nb_objects``,
-``quest_length`` for TextWorld), and ``show``, the extra channels it asks for (``room``,
+``quest_length`` for TextWorld, and ``cache_dir`` for games kept outside the default cache),
+and ``show``, the extra channels it asks for (``room``,
 ``inventory``).  A game is a pure function of its settings, so the same task and the same
 actions give byte-identical observations (the reset ``seed`` is unused: the game's own seed is
 part of the task, so every rollout of a group plays the same game).
@@ -111,7 +112,8 @@ def build_game(task: Task) -> Game:
         return DungeonGame(seed, rooms=data.get("rooms", 5), junk=data.get("junk", 2))
     if kind == "wordle":
         return WordleGame(seed)
-    return TextWorldGame(shared_cache().get(TextWorldSettings.from_data(data)))
+    cache = shared_cache(data.get("cache_dir"))
+    return TextWorldGame(cache.get(TextWorldSettings.from_data(data)))
 
 
 def _show(task: Task, override: Sequence[str] | None) -> tuple[str, ...]:

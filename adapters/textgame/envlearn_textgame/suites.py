@@ -111,6 +111,8 @@ def textworld_task(
         "quest_length": settings.quest_length,
         "show": list(show),
     }
+    if cache is not None:
+        data["cache_dir"] = str(cache.root)
     return Task(
         id=(
             f"tw-w{settings.world_size}-o{settings.nb_objects}-q{settings.quest_length}"

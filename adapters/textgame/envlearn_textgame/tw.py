@@ -5,7 +5,7 @@ generator makes the same game byte for byte from the same settings.  :class:`Tex
 keeps compiled games on disk under a directory keyed by the settings and the TextWorld version
 (``$ENVLEARN_TEXTGAME_CACHE``, default ``~/.cache/envlearn/textgame``), so a second run loads
 them in milliseconds; within a run one cache is shared by every episode (the run resource
-``"textgame.textworld"``) and each game is generated at most once, even when many episode
+``"textgame.textworld:<dir>"``) and each game is generated at most once, even when many episode
 threads ask at once.  Another process generating the same game at the same time is harmless:
 each writes a private temporary directory and renames it into place.
 
@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 CACHE_ENV = "ENVLEARN_TEXTGAME_CACHE"
+ZMACHINE_SEED = 1
+"""The interpreter's random seed (jericho's default, -1, follows the clock: not reproducible)."""
+_START_LOCK = threading.Lock()  # catch_warnings swaps process-wide filters: one start at a time
 FORMAT = 1  # bump when what is stored changes
 
 _NOT_UNDERSTOOD = re.compile(
@@ -53,6 +57,7 @@ _NOT_UNDERSTOOD = re.compile(
     re.MULTILINE,
 )
 _BANNER_LINE = re.compile(r"^[\s_|\\/$<>]*$")
+_RESTART = re.compile(r"\n*Would you like to RESTART, RESTORE a saved game.*\Z", re.DOTALL)
 _PROMPT_TAIL = re.compile(r"\n*>[ \t]*(?:-= .*? =-\S*)?\s*\Z", re.DOTALL)
 
 
@@ -222,15 +227,18 @@ class TextWorldCache:
             self._games.clear()
 
 
-def shared_cache() -> TextWorldCache:
-    """The run's TextWorld cache (a run resource, created on first use)."""
-    return run_resource("textgame.textworld", TextWorldCache)
+def shared_cache(root: Path | str | None = None) -> TextWorldCache:
+    """The run's TextWorld cache over ``root`` (default: :func:`default_cache_dir`), a run
+    resource created on first use."""
+    path = Path(root) if root is not None else default_cache_dir()
+    return run_resource(f"textgame.textworld:{path}", lambda: TextWorldCache(path))
 
 
 def clean_feedback(text: str, *, opening: bool = False) -> str:
-    """The game's text without the prompt and status line at its end (and, at the opening,
-    without TextWorld's ASCII-art banner); surrounding blank lines trimmed."""
-    text = _PROMPT_TAIL.sub("", text)
+    """The game's text without the prompt and status line at its end, the interpreter's
+    RESTART/RESTORE/QUIT question after the game ends (the harness ends the episode), and at the
+    opening TextWorld's ASCII-art banner; surrounding blank lines trimmed."""
+    text = _RESTART.sub("", _PROMPT_TAIL.sub("", text))
     lines = text.split("\n")
     if opening:
         while lines and _BANNER_LINE.match(lines[0]):
@@ -260,8 +268,13 @@ class TextWorldGame:
         """Load the story file and return its opening."""
         self.close()
         try:
-            self._env = self._start(str(self.files.path), request_infos=self._infos)
-            state = self._env.reset()
+            with _START_LOCK, warnings.catch_warnings():
+                # jericho warns that it has no bindings for generated games ("not fully
+                # supported"): TextWorld tracks score and state itself, so it does not matter
+                warnings.simplefilter("ignore", UserWarning)
+                self._env = self._start(str(self.files.path), request_infos=self._infos)
+                self._env.seed(ZMACHINE_SEED)
+                state = self._env.reset()
         except Exception as e:
             raise EpisodeError(
                 f"TextWorld could not start {self.files.path}: {type(e).__name__}: {e}"
