@@ -205,11 +205,12 @@ def collate(
     advantages: Sequence[float] | torch.Tensor,
     *,
     pad_id: int,
-    channel_weights: Mapping[str, float] | None = None,
+    channel_weights: Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
     channel_names: Iterable[str] | None = None,
     use_sampler_logprobs: bool = False,
     max_len: int | None = None,
     env_keep: Sequence[bool] | None = None,
+    env_scale: Sequence[float] | None = None,
 ) -> Batch:
     """Right-pad transcripts into an :class:`Batch`.
 
@@ -218,7 +219,19 @@ def collate(
     detached current log-probs (on-policy).  ``max_len`` truncates from the right.
     ``env_keep[b] = False`` keeps transcript ``b`` out of L_env (its env weights are 0; its
     observation tokens stay in ``env_mask`` for the env-CE metric): the rollout filters.
+    ``channel_weights`` may be one mapping for every transcript or one per transcript, and
+    ``env_scale[b]`` multiplies transcript ``b``'s env weights: a mixture's per-domain λ and
+    per-channel weights, relative to the objective's λ.
     """
+    if env_scale is not None and len(env_scale) != len(transcripts):
+        raise ValueError(f"{len(env_scale)} env_scale values for {len(transcripts)} transcripts")
+    per_transcript_weights = channel_weights is not None and not isinstance(
+        channel_weights, Mapping
+    )
+    if per_transcript_weights and len(channel_weights) != len(transcripts):  # type: ignore[arg-type]
+        raise ValueError(
+            f"{len(channel_weights)} channel_weights mappings for {len(transcripts)} transcripts"  # type: ignore[arg-type]
+        )
     if env_keep is not None and len(env_keep) != len(transcripts):
         raise ValueError(f"{len(env_keep)} env_keep flags for {len(transcripts)} transcripts")
     if len(transcripts) == 0:
@@ -255,7 +268,11 @@ def collate(
         em = tr.env_mask()[:n]
         env[b, :n] = torch.tensor(em, dtype=torch.bool)
         if env_keep is None or env_keep[b]:
-            weight[b, :n] = torch.tensor(tr.env_weight(channel_weights)[:n], dtype=torch.float32)
+            cw = channel_weights[b] if per_transcript_weights else channel_weights  # type: ignore[index]
+            scale = 1.0 if env_scale is None else float(env_scale[b])
+            weight[b, :n] = (
+                torch.tensor(tr.env_weight(cw)[:n], dtype=torch.float32) * scale  # type: ignore[arg-type]
+            )
         chan[b, :n] = torch.tensor(
             [index[c] if m and c else -1 for m, c in zip(em, tr.channels[:n], strict=True)],
             dtype=torch.long,

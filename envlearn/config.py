@@ -65,12 +65,44 @@ class PolicyConfig(_Strict):
     vllm_tensor_parallel_size: int = Field(default=1, ge=1)
 
 
+class SuiteMix(_Strict):
+    """One suite of a mixture: its share of each step's tasks (``weight``), its own task limit
+    and adapter options, and this domain's λ and per-channel weights (default: the objective's)."""
+
+    suite: str
+    weight: float = Field(default=1.0, gt=0)
+    limit: int | None = Field(default=None, ge=1)
+    adapter_options: dict[str, Any] = Field(default_factory=dict)
+    env_lambda: float | None = Field(default=None, ge=0)
+    env_channel_weights: dict[str, float] = Field(default_factory=dict)
+
+
 class TasksConfig(_Strict):
     suite: str = "toy"
     adapter_options: dict[str, Any] = Field(default_factory=dict)
     train_split: Literal["train", "heldout"] = "train"
     eval_split: Literal["train", "heldout"] = "heldout"
     limit: int | None = Field(default=None, ge=1)  # N tasks of each split, evenly spread
+    # several suites in one run (cross-domain): each step's tasks drawn by weight
+    mixture: list[SuiteMix] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _suite_or_mixture(self) -> TasksConfig:
+        if self.mixture and {"suite", "limit", "adapter_options"} & self.model_fields_set:
+            raise ValueError(
+                "set either tasks.suite (with tasks.limit/adapter_options) or tasks.mixture "
+                "(each entry with its own limit/adapter_options), not both"
+            )
+        names = [m.suite for m in self.mixture]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tasks.mixture names a suite twice: {names}")
+        return self
+
+    def entries(self) -> list[SuiteMix]:
+        """The run's suites: the mixture, or the one suite as a mixture of one."""
+        if self.mixture:
+            return list(self.mixture)
+        return [SuiteMix(suite=self.suite, limit=self.limit, adapter_options=self.adapter_options)]
 
 
 class GuardRule(_Strict):

@@ -38,6 +38,7 @@ from envlearn.objective import (
     group_advantages,
     objective,
 )
+from envlearn.plugins import get_task_suites
 from envlearn.resources import run_scope
 from envlearn.rollout import Rollout, oracle_rollouts, run_rollouts, save_rollouts
 from envlearn.transcript import Transcript
@@ -118,7 +119,7 @@ class Trainer:
         self.t_start = time.monotonic()
         self.t_offset = 0.0  # wall time of earlier (pre-resume) segments
         self.console = console or make_console()
-        self._diag: list[Transcript] | None = None
+        self._diag: dict[str, list[Transcript]] | None = None  # per domain
         self._oracle_cache: dict[str, dict[str, Transcript]] = {}
         self.metrics = MetricsLog(
             self.run_dir, tensorboard=cfg.tensorboard, enabled=self.accel.is_main_process
@@ -159,15 +160,30 @@ class Trainer:
         return 1.0
 
     def _step_tasks(self, step: int) -> list[Task]:
-        """The step's tasks: epochs of seeded permutations, so the data position is the step."""
-        train = self.comp.tasks(self.cfg.tasks.train_split)
-        per = min(self.cfg.train.tasks_per_step, len(train))
+        """The step's tasks: epochs of seeded permutations, so the data position is the step.
+
+        A mixture gives each suite a fixed share of every step (by weight, largest remainder)
+        and each suite its own permutation stream."""
+        by_suite = self.comp.tasks_by_suite(self.cfg.tasks.train_split)
+        entries = [e for e in self.cfg.tasks.entries() if e.suite in by_suite]
+        total = sum(len(v) for v in by_suite.values())
+        per = min(self.cfg.train.tasks_per_step, total)
+        weights = [e.weight for e in entries]
+        raw = [per * w / sum(weights) for w in weights]
+        counts = [int(x) for x in raw]
+        for i in sorted(range(len(raw)), key=lambda i: (counts[i] - raw[i], i))[
+            : per - sum(counts)
+        ]:
+            counts[i] += 1
         picked: list[Task] = []
-        for j in range(step * per, (step + 1) * per):
-            epoch, pos = divmod(j, len(train))
-            perm = list(range(len(train)))
-            random.Random(self.cfg.seed * 1_000_003 + epoch).shuffle(perm)
-            picked.append(train[perm[pos]])
+        for si, (e, n) in enumerate(zip(entries, counts, strict=True)):
+            train = by_suite[e.suite]
+            for j in range(step * n, (step + 1) * n):
+                epoch, pos = divmod(j, len(train))
+                perm = list(range(len(train)))
+                salt = 0 if si == 0 else 7919 * si  # a single suite samples as it always did
+                random.Random(self.cfg.seed * 1_000_003 + epoch + salt).shuffle(perm)
+                picked.append(train[perm[pos]])
         # this process's share
         return picked[self.accel.process_index :: self.accel.num_processes]
 
@@ -192,6 +208,7 @@ class Trainer:
         advantages: list[float],
         ocfg: ObjectiveConfig,
         env_keep: list[bool] | None = None,
+        domains: list[str] | None = None,
     ) -> dict[str, float]:
         """One optimizer step over ``samples`` (micro-batched).
 
@@ -201,7 +218,8 @@ class Trainer:
         share of the step's loss, and as gradient reduction averages over processes, it is
         scaled by the process count.  Every process joins every collective, with or without
         samples (and runs as many backward passes as the busiest one, for engines that reduce
-        in backward).  ``env_keep``: per sample, whether it feeds L_env (rollout filters).
+        in backward).  ``env_keep``: per sample, whether it feeds L_env (rollout filters);
+        ``domains``: per sample, its adapter (a mixture's per-domain λ and channel weights).
         """
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
@@ -209,16 +227,20 @@ class Trainer:
         world = self.accel.num_processes
         model = self.accel.unwrap_model(self.model)
         names = self._step_channel_names(samples)
+        channel_weights, env_scale = self._domain_weights(ocfg, domains, len(samples))
         batches = [
             collate(
                 samples[i : i + mb],
                 advantages[i : i + mb],
                 pad_id=self.comp.tokenizer.pad_token_id,
-                channel_weights=ocfg.env_channel_weights,
+                channel_weights=channel_weights
+                if isinstance(channel_weights, dict)
+                else channel_weights[i : i + mb],
                 channel_names=names,
                 use_sampler_logprobs=self.cfg.train.use_sampler_logprobs,
                 max_len=self.cfg.rollout.max_episode_tokens,
                 env_keep=None if env_keep is None else env_keep[i : i + mb],
+                env_scale=None if env_scale is None else env_scale[i : i + mb],
             ).to(self.accel.device)
             for i in range(0, len(samples), mb)
         ]
@@ -267,6 +289,24 @@ class Trainer:
         if self.cfg.policy.kind == "vllm":
             self.policy.sync_weights(self.accel.unwrap_model(self.model))
         return out
+
+    def _domain_weights(
+        self, ocfg: ObjectiveConfig, domains: list[str] | None, n: int
+    ) -> tuple[dict[str, float] | list[dict[str, float]], list[float] | None]:
+        """Per-sample channel weights and env scale for a mixture (λ_domain ÷ objective λ, the
+        domain's channel weights over the objective's); one mapping and no scale otherwise."""
+        if not self.cfg.tasks.mixture or domains is None:
+            return dict(ocfg.env_channel_weights), None
+        suites = get_task_suites()
+        mix = {suites[e.suite].adapter: e for e in self.cfg.tasks.mixture}
+        weights, scale = [], []
+        for dom in domains:
+            e = mix.get(dom)
+            weights.append({**ocfg.env_channel_weights, **(e.env_channel_weights if e else {})})
+            lam = e.env_lambda if e is not None else None
+            scale.append(lam / ocfg.env_lambda if lam is not None and ocfg.env_lambda > 0 else 1.0)
+        assert len(weights) == n
+        return weights, scale
 
     def _feeds_env_term(self, rollout: Rollout) -> bool:
         """Whether an ok rollout passes ``objective.env_filter`` (it feeds L_env)."""
@@ -385,7 +425,7 @@ class Trainer:
             )
             t_roll = time.monotonic() - tr0
             adv = group_advantages_for(rollouts)
-            samples, advantages, env_keep = [], [], []
+            samples, advantages, env_keep, domains = [], [], [], []
             for r, a in zip(rollouts, adv, strict=True):
                 if a is None:  # failed: kept out of the batch and of group statistics
                     continue
@@ -394,6 +434,7 @@ class Trainer:
                     samples.append(sample)
                     advantages.append(a)
                     env_keep.append(keep)
+                    domains.append(r.adapter)
             # every process's rollouts, for metrics and the saved JSONL
             everyone = self._gather(rollouts) if self.accel.num_processes > 1 else rollouts
             ok_all = [r for r in everyone if r.status == "ok"]
@@ -405,13 +446,18 @@ class Trainer:
                 failed=len(failed),
                 turns_mean=sum(r.turns for r in ok_all) / max(1, len(ok_all)),
             )
+            if len(self.comp.domains) > 1:  # a mixture: each domain's reward too
+                for dom in self.comp.domains:
+                    mine = [r for r in ok_all if r.adapter == dom]
+                    if mine:
+                        row[f"reward_mean/{dom}"] = sum(r.reward or 0.0 for r in mine) / len(mine)
             if failed:
                 row["failed_example"] = failed[0].error
             self.failures.record(len(everyone), [r.error for r in failed])
             if self.accel.is_main_process:
                 save_rollouts(everyone, self.run_dir / "rollouts" / f"step_{step + 1:05d}.jsonl")
             metrics = (
-                self._update(samples, advantages, ocfg, env_keep)
+                self._update(samples, advantages, ocfg, env_keep, domains)
                 if samples or self.accel.num_processes > 1  # every process joins the collectives
                 else {}
             )
@@ -438,7 +484,8 @@ class Trainer:
         """pass@1 / pass@k on the eval split (greedy when eval.temperature == 0)."""
         e = self.cfg.eval
         split = split or self.cfg.tasks.eval_split
-        tasks = self.comp.tasks(split)[: e.max_tasks]
+        # eval.max_tasks per suite (a mixture evaluates every domain)
+        tasks = [t for ts in self.comp.tasks_by_suite(split).values() for t in ts[: e.max_tasks]]
         tasks = tasks[self.accel.process_index :: self.accel.num_processes]
         rollouts = eval_rollouts(
             tasks,
@@ -451,31 +498,45 @@ class Trainer:
             temperature=e.temperature,
         )
         rollouts = self._gather(rollouts)
-        return {
+        row = {
             "step": self.step,
             "kind": "eval" if split == self.cfg.tasks.eval_split else f"eval_{split}",
             "split": split,
             **summarize_eval(rollouts, e.k),
         }
+        if len(self.comp.domains) > 1:  # a mixture: every domain's numbers too
+            for dom in self.comp.domains:
+                mine = [r for r in rollouts if r.adapter == dom]
+                if mine:
+                    for k, v in summarize_eval(mine, e.k).items():
+                        row[f"{k}/{dom}"] = v
+        return row
 
     @torch.no_grad()
     def diagnostic(self) -> dict[str, Any]:
         """Held-out env-CE: mean CE per domain and channel on fixed held-out oracle transcripts."""
         if self._diag is None:
             oracle = self._oracle_transcripts(self.cfg.tasks.eval_split)
-            self._diag = list(oracle.values())[: self.cfg.diagnostic.max_transcripts]
+            split_tasks = self.comp.tasks_by_suite(self.cfg.tasks.eval_split)
+            self._diag = {}
+            for suite_tasks in split_tasks.values():  # per domain, up to max_transcripts each
+                for t in suite_tasks:
+                    mine = self._diag.setdefault(t.adapter, [])
+                    if t.id in oracle and len(mine) < self.cfg.diagnostic.max_transcripts:
+                        mine.append(oracle[t.id])
         row: dict[str, Any] = {"step": self.step, "kind": "diag"}
-        row.update(
-            env_ce_by_channel(
-                self.accel.unwrap_model(self.model),
-                self._diag,
-                pad_id=self.comp.tokenizer.pad_token_id,
-                domain=self.comp.domain,
-                device=self.accel.device,
-                micro_batch_size=self.cfg.train.micro_batch_size,
+        for dom, transcripts in self._diag.items():
+            row.update(
+                env_ce_by_channel(
+                    self.accel.unwrap_model(self.model),
+                    transcripts,
+                    pad_id=self.comp.tokenizer.pad_token_id,
+                    domain=dom,
+                    device=self.accel.device,
+                    micro_batch_size=self.cfg.train.micro_batch_size,
+                )
             )
-        )
-        row["transcripts"] = len(self._diag)
+        row["transcripts"] = sum(len(v) for v in self._diag.values())
         return row
 
     def _log_evals(self) -> dict[str, Any]:

@@ -39,36 +39,56 @@ class Components:
     renderer: ChatRenderer
     model: Any = None
     policy: Any = None
-    _tasks: dict[str, list[Task]] = field(default_factory=dict)
+    _tasks: dict[str, dict[str, list[Task]]] = field(default_factory=dict)
 
     def make_adapter(self, task: Task) -> Adapter:
-        """A new adapter for ``task`` with the run's adapter options."""
-        return make_adapter(task.adapter, **self.cfg.tasks.adapter_options)
+        """A new adapter for ``task`` with its suite's adapter options."""
+        return make_adapter(task.adapter, **self._options().get(task.adapter, {}))
+
+    def _options(self) -> dict[str, dict[str, Any]]:
+        suites = get_task_suites()
+        out: dict[str, dict[str, Any]] = {}
+        for e in self.cfg.tasks.entries():
+            out.setdefault(suites[e.suite].adapter, e.adapter_options)
+        return out
+
+    @property
+    def domains(self) -> list[str]:
+        """The adapters of the run's suites, in mixture order (``env_ce/<domain>`` keys)."""
+        suites = get_task_suites()
+        return list(dict.fromkeys(suites[e.suite].adapter for e in self.cfg.tasks.entries()))
 
     @property
     def domain(self) -> str:
-        """The adapter the run's suite belongs to (``env_ce/<domain>`` metric keys)."""
-        return get_task_suites()[self.cfg.tasks.suite].adapter
+        """The run's domain (the first one of a mixture)."""
+        return self.domains[0]
+
+    def tasks_by_suite(self, split: str) -> dict[str, list[Task]]:
+        """Each suite's tasks of one split (its ``limit`` of them, evenly spread; cached)."""
+        if split not in self._tasks:
+            by: dict[str, list[Task]] = {}
+            for e in self.cfg.tasks.entries():
+                tasks = load_tasks(e.suite, split)
+                n = e.limit
+                if n and len(tasks) > n:  # evenly spread over the suite (categories stay mixed)
+                    tasks = [tasks[(i * len(tasks)) // n] for i in range(n)]
+                if not tasks:
+                    raise ValueError(self._no_tasks(split, e.suite))
+                by[e.suite] = tasks
+            self._tasks[split] = by
+        return {k: list(v) for k, v in self._tasks[split].items()}
 
     def tasks(self, split: str) -> list[Task]:
-        """The run's tasks of one split (``tasks.limit`` of them, evenly spread; cached)."""
-        if split not in self._tasks:
-            tasks = load_tasks(self.cfg.tasks.suite, split)
-            n = self.cfg.tasks.limit
-            if n and len(tasks) > n:  # evenly spread over the suite (categories stay mixed)
-                tasks = [tasks[(i * len(tasks)) // n] for i in range(n)]
-            if not tasks:
-                raise ValueError(self._no_tasks(split))
-            self._tasks[split] = tasks
-        return list(self._tasks[split])
+        """The run's tasks of one split, every suite's (in mixture order)."""
+        return [t for ts in self.tasks_by_suite(split).values() for t in ts]
 
     def check_splits(self, *splits: str) -> None:
         """Fail now, with one clear error, if the run needs a split its suite does not have."""
         for split in dict.fromkeys(splits):
             self.tasks(split)
 
-    def _no_tasks(self, split: str) -> str:
-        suite, t = self.cfg.tasks.suite, self.cfg.tasks
+    def _no_tasks(self, split: str, suite: str) -> str:
+        t = self.cfg.tasks
         other = "train" if split == "heldout" else "heldout"
         pairs = (("tasks.train_split", t.train_split), ("tasks.eval_split", t.eval_split))
         keys = [k for k, v in pairs if v == split]
@@ -185,13 +205,15 @@ def build_components(
 
     cfg = recipe if isinstance(recipe, RunConfig) else load_config(recipe, list(overrides))
     suites = get_task_suites()
-    if cfg.tasks.suite not in suites:
-        known = ", ".join(sorted(suites)) or "none"
-        raise ValueError(
-            f"tasks.suite={cfg.tasks.suite!r} is not registered (known: {known}); install its "
-            "adapter plugin or check ENVLEARN_PLUGINS"
-        )
-    check_adapter_builds(suites[cfg.tasks.suite].adapter, cfg.tasks.adapter_options)
+    for e in cfg.tasks.entries():
+        if e.suite not in suites:
+            known = ", ".join(sorted(suites)) or "none"
+            key = "tasks.mixture[].suite" if cfg.tasks.mixture else "tasks.suite"
+            raise ValueError(
+                f"{key}={e.suite!r} is not registered (known: {known}); install its adapter "
+                "plugin or check ENVLEARN_PLUGINS"
+            )
+        check_adapter_builds(suites[e.suite].adapter, e.adapter_options)
     check_model_sources(cfg)
     m = cfg.model
     tok_key = (
