@@ -130,6 +130,19 @@ def test_long_pages_are_cut_with_a_notice_and_scroll_moves_the_view():
         a.close()
 
 
+def test_the_page_tree_is_capped_in_lines(monkeypatch):
+    import envlearn_browser.adapter as mod
+
+    monkeypatch.setattr(mod, "MAX_TREE_LINES", 100)
+    a = BrowserAdapter(max_page_chars=100_000)
+    try:
+        obs = a.reset(_task("/long"), seed=0)
+        assert obs.content_text("page").count("\n") == 1 + 100
+        assert "[the page has 302 more element(s) than can be shown]" in _notices(obs)
+    finally:
+        a.close()
+
+
 def test_malformed_replies_are_notices_and_the_page_is_unchanged(adapter):
     adapter.reset(_task("/"), seed=0)
     for reply, expect in [

@@ -18,7 +18,7 @@ import asyncio
 import re
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from envlearn.channels import (
     BaseAdapter,
@@ -58,7 +58,12 @@ harness. When the task is done, write the line TASK COMPLETE outside any code bl
 the same reply run first).
 """
 
-_MINIWOB_SKIP = "#reward-display, #sync-task-cover"
+_MINIWOB_SKIP = "#reward-display, #sync-task-cover"  # MiniWoB's clock and score board
+
+MAX_LINE_CHARS = 200
+"""A text or name longer than this is cut (with an ellipsis) in the page tree."""
+MAX_TREE_LINES = 5000
+"""The page tree stops after this many lines (a notice says how many more there were)."""
 
 
 def _miniwob_dir() -> Path:
@@ -449,6 +454,8 @@ class BrowserAdapter(BaseAdapter):
             elif call.name == "back":
                 await page.go_back(wait_until="load", timeout=timeout * 3)
         except Exception as e:  # noqa: BLE001 - Playwright errors are the model's observation
+            if self._engine is None or not self._engine.connected:
+                raise EpisodeError(f"the browser died during {call}: {e}") from e
             name = type(e).__name__
             msg = str(e).split("\n", 1)[0]
             if "Timeout" in name:
@@ -484,32 +491,35 @@ class BrowserAdapter(BaseAdapter):
             )
 
     async def _observe(self, notes: list[Part]) -> list[Part]:
-        """The page's parts, with the notices gathered so far."""
+        """The page's parts, after the notices gathered so far."""
         page = self._page
         origin = self._server.origin  # type: ignore[union-attr]
         if not (page.url.startswith(origin + "/") or page.url == origin):
-            bad = page.url
+            # a blocked navigation left Chromium's error page: back to the site's last page
             notes.append(notice("[navigation blocked: that page is outside this task's site]\n"))
             try:
                 await page.go_back(wait_until="load", timeout=self.action_timeout_ms)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - the error page stays; its url says so
                 pass
-            if not page.url.startswith(origin):
-                del bad
-        blocked = [u for u in self._blocked]
-        self._blocked.clear()
+        blocked, self._blocked = self._blocked, []
         if blocked:
             shown = blocked[0] if len(blocked[0]) < 80 else blocked[0][:80] + "…"
             notes.append(
                 notice(f"[blocked {len(blocked)} request(s) outside this site, e.g. {shown}]\n")
             )
+        skip = _MINIWOB_SKIP if self._task and self._task.data.get("kind") == "miniwob" else ""
+        args = [skip, ID_ATTR, MAX_LINE_CHARS, MAX_TREE_LINES]
         try:
-            popups = await page.evaluate(
-                "() => window.__envlearnPopups ? window.__envlearnPopups() : []"
-            )
-        except Exception:  # noqa: BLE001 - navigating: nothing to report
-            popups = []
-        for url in popups:
+            got = await page.evaluate(SNAPSHOT_JS, args)
+        except Exception as e:  # noqa: BLE001 - navigating while we read: settle, read again
+            if not self._engine or not self._engine.connected:
+                raise EpisodeError(f"the browser died: {e}") from e
+            await self._settle(notes)
+            try:
+                got = await page.evaluate(SNAPSHOT_JS, args)
+            except Exception as e2:  # noqa: BLE001
+                raise EpisodeError(f"reading the page failed: {e2}") from e2
+        for url in got["popups"]:
             where = url.replace(origin, "") or "/"
             notes.append(
                 notice(
@@ -520,21 +530,10 @@ class BrowserAdapter(BaseAdapter):
         dialogs = [t for ch, t in events if ch == "dialog"]
         consoles = [t for ch, t in events if ch == "console"]
         notes.extend(notice(t) for ch, t in events if ch == "notice")
-        root = _MINIWOB_SKIP if self._task and self._task.data.get("kind") == "miniwob" else ""
-        try:
-            title = await page.title()
-            snap = await page.evaluate(SNAPSHOT_JS, [root, ID_ATTR, 200])
-        except Exception as e:  # noqa: BLE001 - navigating while we read: read once more
-            await self._settle(notes)
-            try:
-                title = await page.title()
-                snap = await page.evaluate(SNAPSHOT_JS, [root, ID_ATTR, 200])
-            except Exception:
-                raise EpisodeError(f"reading the page failed: {e}") from e
         path = page.url[len(origin) :] if page.url.startswith(origin) else page.url
         parts: list[Part] = [
             content("url", f"url: {path or '/'}\n"),
-            content("title", f"title: {_one_line(title)}\n"),
+            content("title", f"title: {_one_line(got['title'])}\n"),
         ]
         for d in dialogs[: self.max_console_lines]:
             parts.append(content("dialog", f"dialog: {d.replace(origin, '')}\n"))
@@ -543,10 +542,10 @@ class BrowserAdapter(BaseAdapter):
         if len(consoles) > self.max_console_lines:
             extra = len(consoles) - self.max_console_lines
             parts.append(notice(f"[{extra} more console message(s) not shown]\n"))
-        parts += self._page_parts(snap)
+        parts += self._page_parts(got["tree"], int(got["overflow"]))
         return notes + parts
 
-    def _page_parts(self, snap: str) -> list[Part]:
+    def _page_parts(self, snap: str, overflow: int = 0) -> list[Part]:
         lines = snap.split("\n") if snap else []
         total = len(lines)
         self._view = min(self._view, max(0, total - 1))
@@ -568,13 +567,10 @@ class BrowserAdapter(BaseAdapter):
             parts.append(
                 notice(f"[page cut: lines {start + 1}-{end} of {total} shown;{more}{less}]\n")
             )
+        if overflow:
+            parts.append(notice(f"[the page has {overflow} more element(s) than can be shown]\n"))
         return parts
 
 
 def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text or "").strip()[:500]
-
-
-def _split_origin(url: str) -> str:
-    p = urlsplit(url)
-    return f"{p.scheme}://{p.netloc}"

@@ -63,9 +63,10 @@ SETTLE_INIT = r"""
 """
 
 SNAPSHOT_JS = r"""
-([skipSelector, attr, maxText]) => {
+([skipSelector, attr, maxText, maxLines]) => {
+  const popups = window.__envlearnPopups ? window.__envlearnPopups() : [];
   const root = document.body;
-  if (!root) return '';
+  if (!root) return {title: document.title, popups, tree: '', overflow: 0};
   const skipped = new Set(skipSelector ? document.querySelectorAll(skipSelector) : []);
   let next = Number(document.documentElement.getAttribute('data-envlearn-next') || '100');
   const idOf = (el) => {
@@ -143,7 +144,11 @@ SNAPSHOT_JS = r"""
     return false;
   };
   const lines = [];
-  const emit = (depth, s) => lines.push('  '.repeat(Math.min(depth, 8)) + s);
+  let overflow = 0;
+  const emit = (depth, s) => {
+    if (lines.length >= maxLines) { overflow++; return; }
+    lines.push('  '.repeat(Math.min(depth, 8)) + s);
+  };
   const control = (el, role, depth) => {
     const id = idOf(el);
     let name = labelOf(el);
@@ -217,6 +222,6 @@ SNAPSHOT_JS = r"""
   };
   walk(root, 0);
   document.documentElement.setAttribute('data-envlearn-next', String(next));
-  return lines.join('\n');
+  return {title: document.title, popups, tree: lines.join('\n'), overflow};
 }
 """
