@@ -4,6 +4,7 @@ was cut."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 import pytest
@@ -108,6 +109,7 @@ def test_a_5mb_notice_through_a_rollout_costs_a_budget_of_tokens() -> None:
     assert ro.status == "ok", ro.error
     tr = ro.samples[0]
     assert len(tr) < 1000  # not five million
+    assert len(json.dumps(ro.to_row())) < 100_000  # the saved rollout row: not 5 MB either
     # the reset observation (in the prompt) and the step's observation are each within budget
     assert _observation_tokens(tr, 0) <= BUDGET
     assert _observation_tokens(tr, 1) <= BUDGET
