@@ -245,3 +245,48 @@ def test_shared_engine_is_the_run_resource():
         e1 = shared_engine()
         assert shared_engine() is e1
     assert e1.closed
+
+
+CHILD = """
+import sys
+from envlearn.channels import Task
+from envlearn_browser.adapter import BrowserAdapter
+a = BrowserAdapter()
+a.reset(Task(id="x", adapter="browser", instruction="x",
+             data={"kind": "site", "site": "playground"}), seed=0)
+print(" ".join(map(str, sorted(a._engine.refresh_pids()))), flush=True)
+if sys.argv[1] == "hang":
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize("how", ["exit", "killed"])
+def test_no_browser_process_outlives_its_python_process(how):
+    """Normal exit (no run scope: the default scope closes at exit) and SIGKILL (Playwright's
+    driver sees its pipe close and takes Chromium down): every process is gone, reaped."""
+    import subprocess
+    import sys
+    import time
+
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD, "hang" if how == "killed" else "exit"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            pids = [int(p) for p in proc.stdout.readline().split()]
+            assert len(pids) >= 3
+            if how == "killed":
+                proc.kill()
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    deadline = time.monotonic() + 20
+    left = pids
+    while left and time.monotonic() < deadline:
+        left = [p for p in left if Path(f"/proc/{p}").exists()]
+        time.sleep(0.1)  # polling the process table with a deadline, not synchronising
+    assert not left, [(p, Path(f"/proc/{p}/cmdline").read_bytes()[:80]) for p in left]
