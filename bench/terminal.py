@@ -1,9 +1,17 @@
 """Benchmark the terminal adapter: command round trip, session start, commands/s in parallel.
 
-    .venv/bin/python bench/terminal.py          # about 20 s on 2 cores
-    .venv/bin/python bench/terminal.py --n 500 --seconds 3
+    .venv/bin/python bench/terminal.py          # about 40 s on 2 cores
+    .venv/bin/python bench/terminal.py --n 500 --seconds 3 --baseline 4aefc75
 
 Printed, side by side:
+
+* **before / after** (issue 19): the adapter as it was at ``--baseline`` (a git revision; its
+  package is extracted from git into a temporary directory and imported under another name) vs
+  today's with its defaults (a capped tmpfs per episode, the fixed libfaketime clock and file
+  times, ``--disable-userns``, a fixed sandbox root), and today's with ``clock="real"``: round
+  trip of ``true`` (a builtin) and of ``ls -la`` (a new process: libfaketime is preloaded into
+  every one), ``reset`` on a task with no setup, and ``close``.  Rounds alternate between the
+  variants so that load from other jobs falls on all of them alike; the goal is ≤ 10 % slower.
 
 * round trip of ``true`` in a warm sandboxed session, through ``ShellSession.run`` and through
   ``TerminalAdapter.step`` (action parsing and parts included); goal ≤ 10 ms.  For scale: the
@@ -18,13 +26,17 @@ Printed, side by side:
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from envlearn_terminal import TerminalAdapter
 from envlearn_terminal.sandbox import (
@@ -41,6 +53,61 @@ from envlearn.channels import Task
 
 EMPTY = Task(id="bench", adapter="terminal", instruction="bench")
 TRUE = "```bash\ntrue\n```"
+LS = "```bash\nls -la\n```"
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_BASELINE = "4aefc75"  # main just before issue 19's changes to the adapter
+
+
+def load_baseline(rev: str, into: Path) -> Any:
+    """The terminal adapter class as of git revision ``rev``, imported as another package."""
+    pkg = "envlearn_terminal_at_" + "".join(c if c.isalnum() else "_" for c in rev)
+    src = "adapters/terminal/envlearn_terminal"
+    names = subprocess.run(
+        ["git", "-C", str(REPO), "ls-tree", "--name-only", f"{rev}:{src}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    (into / pkg).mkdir(parents=True)
+    for name in names:
+        if not name.endswith(".py"):
+            continue
+        text = subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{rev}:{src}/{name}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        (into / pkg / name).write_text(text.replace("envlearn_terminal", pkg))
+    sys.path.insert(0, str(into))
+    return importlib.import_module(f"{pkg}.adapter").TerminalAdapter
+
+
+def side_by_side(
+    variants: dict[str, Callable[[], Any]], n: int, starts: int, rounds: int
+) -> dict[str, dict[str, list[float]]]:
+    """Per variant: step(true), step(ls -la), reset and close times, rounds interleaved."""
+    out: dict[str, dict[str, list[float]]] = {
+        v: {"step true": [], "step ls -la": [], "reset": [], "close": []} for v in variants
+    }
+    for _ in range(rounds):
+        for name, make in variants.items():
+            rec = out[name]
+            a = make()
+            a.reset(EMPTY)
+            for _ in range(10):
+                a.step(TRUE)
+            rec["step true"] += timed(lambda a=a: a.step(TRUE), n // rounds)
+            rec["step ls -la"] += timed(lambda a=a: a.step(LS), max(1, n // (4 * rounds)))
+            for _ in range(max(1, starts // rounds)):
+                t0 = time.perf_counter()
+                a.reset(EMPTY)
+                rec["reset"].append(time.perf_counter() - t0)
+            a.step(TRUE)
+            t0 = time.perf_counter()
+            a.close()
+            rec["close"].append(time.perf_counter() - t0)
+    return out
 
 
 def ms(xs: list[float]) -> str:
@@ -124,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=300, help="round trips per figure")
     ap.add_argument("--starts", type=int, default=30, help="session starts / resets to time")
     ap.add_argument("--seconds", type=float, default=2.0, help="duration of each throughput run")
+    ap.add_argument(
+        "--baseline",
+        default=DEFAULT_BASELINE,
+        help=f"git revision of the 'before' adapter (default {DEFAULT_BASELINE})",
+    )
+    ap.add_argument("--rounds", type=int, default=6, help="interleaved rounds of the comparison")
     args = ap.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="envlearn-bench-", dir="/tmp"))
@@ -133,6 +206,25 @@ def main(argv: list[str] | None = None) -> int:
         f"terminal adapter benchmark  (cpus: {os.cpu_count()}, load {load:.1f}, uid {os.geteuid()})\n"
     )
     try:
+        base_cls = load_baseline(args.baseline, root / "baseline")
+        variants: dict[str, Callable[[], Any]] = {
+            f"before ({args.baseline})": lambda: base_cls(workdir_root=root),
+            "after (defaults)": lambda: TerminalAdapter(workdir_root=root),
+            "after, clock='real'": lambda: TerminalAdapter(workdir_root=root, clock="real"),
+        }
+        res = side_by_side(variants, args.n, args.starts, args.rounds)
+        names = list(variants)
+        print(f"before / after, {args.rounds} interleaved rounds (median ms; ratio to before)")
+        print(f"  {'':14}" + "".join(f"{v:>24}" for v in names))
+        for metric in ("step true", "step ls -la", "reset", "close"):
+            base = statistics.median(res[names[0]][metric])
+            cells = []
+            for v in names:
+                med = statistics.median(res[v][metric])
+                cells.append(f"{med * 1e3:9.2f} ms  x{med / base:4.2f}")
+            print(f"  {metric:14}" + "".join(f"{c:>24}" for c in cells))
+        print()
+
         d = Dirs(root)
         s = d.session()
         for _ in range(20):

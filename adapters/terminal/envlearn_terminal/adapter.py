@@ -271,6 +271,7 @@ class _Episode:
     clock: EpisodeClock | None = None
     commands: int = 0
     stamped_since_ns: int = 0
+    clock_fd: int = -1
     nested_userns: bool = False
 
     @property
@@ -308,6 +309,9 @@ class _Episode:
             self.session = None
         if self.fs is not None:
             self.fs.close()
+        if self.clock_fd >= 0:
+            os.close(self.clock_fd)
+            self.clock_fd = -1
         rmtree_force(self.root)
         self.lease.release()
 
@@ -324,18 +328,15 @@ class _Resources:
             ep.close()
 
 
-def _kernel_file_time(marker: Path) -> int:
-    """The time the kernel stamps on files now (ns): write to ``marker`` and read its mtime.
+def _kernel_file_time(fd: int) -> int:
+    """The time the kernel stamps on files now (ns): write to the marker ``fd`` and read its
+    mtime.
 
     Not ``time.time_ns()``: file times come from a coarser clock that lags it by up to a tick,
     and the host process's own clock may be shifted (a host under libfaketime, whose
-    ``utime(NULL)`` is shifted too: hence a write)."""
-    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, b"t")
-        return os.fstat(fd).st_mtime_ns
-    finally:
-        os.close(fd)
+    ``utime(NULL)`` is shifted too: hence a write; in place, as truncating costs ms on ext4)."""
+    os.pwrite(fd, b"t", 0)
+    return os.fstat(fd).st_mtime_ns
 
 
 _stale_lock = threading.Lock()
@@ -569,7 +570,8 @@ class TerminalAdapter(BaseAdapter):
             ep.clock = EpisodeClock(task.id, seed, timeout)
         self._res.episode = ep
         try:
-            ep.stamped_since_ns = _kernel_file_time(ep.root / "clock")
+            ep.clock_fd = os.open(ep.root / "clock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            ep.stamped_since_ns = _kernel_file_time(ep.clock_fd)
             self._prepare_dirs(ep, task_dir)
             self._run_setup(ep, seed)
             self._fix_times(ep, 0)
@@ -611,7 +613,7 @@ class TerminalAdapter(BaseAdapter):
         """Fixed clock: give what was stamped since the last pass the fake start of step k."""
         if ep.clock is None:
             return
-        now = _kernel_file_time(ep.root / "clock")
+        now = _kernel_file_time(ep.clock_fd)
         normalize_times(
             ep.space,
             since_ns=ep.stamped_since_ns,

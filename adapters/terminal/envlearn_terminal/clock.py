@@ -108,35 +108,32 @@ def normalize_times(
         def walk(fd: int) -> bool:
             nonlocal seen
             with os.scandir(fd) as it:
-                entries = list(it)
-            for e in entries:
-                seen += 1
-                if seen > max_entries:
-                    return False
-                try:
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if st.st_dev != dev:
-                    continue
-                if stat.S_ISDIR(st.st_mode):
+                for e in it:
+                    seen += 1
+                    if seen > max_entries:
+                        return False
                     try:
-                        sub = os.open(
-                            e.name,
-                            os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                            dir_fd=fd,
-                        )
+                        st = e.stat(follow_symlinks=False)
                     except OSError:
                         continue
-                    try:
-                        ok = walk(sub)
-                        # after its entries: fixing them does not touch the dir's own times
-                        fix(os.fstat(sub), None, sub)
-                    finally:
-                        os.close(sub)
-                    if not ok:
-                        return False
-                else:
+                    if st.st_dev != dev:
+                        continue
+                    if stat.S_ISDIR(st.st_mode):
+                        try:
+                            sub = os.open(
+                                e.name,
+                                os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                dir_fd=fd,
+                            )
+                        except OSError:
+                            continue
+                        try:
+                            ok = walk(sub)
+                        finally:
+                            os.close(sub)
+                        if not ok:
+                            return False
+                    # after a dir's entries: fixing them changes its ctime, not its mtime
                     fix(st, e.name, fd)
             return True
 

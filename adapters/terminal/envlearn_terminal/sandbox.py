@@ -492,7 +492,7 @@ def write_identity_files(ctl_dir: Path, uid: int) -> None:
 # --------------------------------------------------------------------------------------------
 # the episode's writable space: a tmpfs capped in bytes and inodes
 
-_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
+_MS_NOSUID, _MS_NODEV, _MS_NOATIME, _MNT_DETACH = 2, 4, 1024, 2
 _libc: Any = None
 
 
@@ -507,7 +507,8 @@ def _libc_call(name: str, *args: Any) -> None:
 
 class CappedFs:
     """An episode's writable space: a tmpfs mounted at ``path`` with ``size=max_bytes`` and
-    ``nr_inodes=max_inodes`` (so neither bytes nor files can exhaust the host), or, where this
+    ``nr_inodes=max_inodes`` (so neither bytes nor files can exhaust the host; ``nosuid``,
+    ``nodev``, ``noatime``: reads leave file times alone), or, where this
     process cannot mount (not root), a plain directory (``capped`` is False: nothing bounds it).
 
     Make the directories the sandbox binds (``work``, ``home``, ``tmp``...) inside it;
@@ -528,7 +529,7 @@ class CappedFs:
                     b"envlearn-episode",
                     str(self.path).encode(),
                     b"tmpfs",
-                    ctypes.c_ulong(_MS_NOSUID | _MS_NODEV),
+                    ctypes.c_ulong(_MS_NOSUID | _MS_NODEV | _MS_NOATIME),
                     opts,
                 )
                 self.capped = True
