@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from envlearn.batch import Batch
+from envlearn.batch import FORMAT_PROBLEM_MARKER, Batch, collate, wellformed_actions
 from envlearn.models import tiny_model
 from envlearn.objective import (
     ChunkedLinearLogprob,
@@ -27,6 +27,7 @@ from envlearn.objective import (
     objective,
     token_logprobs,
 )
+from envlearn.transcript import Source, Transcript
 
 V = 320
 CHANNELS = ["stdout", "stderr", "exit_code"]
@@ -145,8 +146,11 @@ def _naive_logprobs(model: torch.nn.Module, batch: Batch, temperature: float) ->
     return lp
 
 
-def _naive_loss(lp: torch.Tensor, batch: Batch, cfg: ObjectiveConfig) -> torch.Tensor:
-    """The objective written out per sequence with Python loops."""
+def _naive_loss(
+    lp: torch.Tensor, batch: Batch, cfg: ObjectiveConfig, lam: float | None = None
+) -> torch.Tensor:
+    """The objective written out per sequence with Python loops (λ = ``lam`` or env_lambda)."""
+    lam = cfg.env_lambda if lam is None else lam
     bsz, seqlen = batch.input_ids.shape
     seq_terms, all_terms = [], []
     for b in range(bsz):
@@ -168,6 +172,11 @@ def _naive_loss(lp: torch.Tensor, batch: Batch, cfg: ObjectiveConfig) -> torch.T
         if cfg.aggregation == "gspo":
             s = torch.exp(sum(lp[b, t] - o for t, o in zip(acts, olds, strict=True)) / len(acts))
             s_clip = torch.clamp(s, 1 - cfg.eps_low, 1 + cfg.eps_high)
+            if cfg.kl_estimator == "k3_ratio":  # × GSPO-token's ratio sg[s]·π/sg[π]
+                kls = [
+                    kl * s.detach() * torch.exp(lp[b, t] - lp[b, t].detach())
+                    for t, kl in zip(acts, kls, strict=True)
+                ]
             term = -torch.minimum(s * a, s_clip * a) + cfg.kl_beta * sum(kls) / len(acts)
             seq_terms.append(term)
             continue
@@ -175,6 +184,8 @@ def _naive_loss(lp: torch.Tensor, batch: Batch, cfg: ObjectiveConfig) -> torch.T
         for t, o, kl in zip(acts, olds, kls, strict=True):
             r = torch.exp(lp[b, t] - o)
             r_clip = torch.clamp(r, 1 - cfg.eps_low, 1 + cfg.eps_high)
+            if cfg.kl_estimator == "k3_ratio":
+                kl = kl * r
             toks.append(-torch.minimum(r * a, r_clip * a) + cfg.kl_beta * kl)
         seq_terms.append(sum(toks) / len(toks))
         all_terms.extend(toks)
@@ -186,22 +197,29 @@ def _naive_loss(lp: torch.Tensor, batch: Batch, cfg: ObjectiveConfig) -> torch.T
     else:
         rl = sum(all_terms, zero) / (bsz * cfg.dr_grpo_norm)
 
-    env_terms = [
-        (batch.env_weight[b, t], lp[b, t])
+    per_seq_env = [
+        [
+            (batch.env_weight[b, t], lp[b, t])
+            for t in range(seqlen)
+            if batch.env_mask[b, t] and batch.env_weight[b, t] > 0
+        ]
         for b in range(bsz)
-        for t in range(seqlen)
-        if batch.env_mask[b, t] and batch.env_weight[b, t] > 0
     ]
-    env = sum(-w * x for w, x in env_terms) / len(env_terms) if env_terms else zero
+    if cfg.env_normalization == "token_mean":
+        env_terms = [x for seq in per_seq_env for x in seq]
+        env = sum(-w * x for w, x in env_terms) / len(env_terms) if env_terms else zero
+    else:  # the authors': each sequence's mean, then the mean over sequences
+        means = [sum(-w * x for w, x in seq) / len(seq) for seq in per_seq_env if seq]
+        env = sum(means) / len(means) if means else zero
     acts_all = [lp[b, t] for b in range(bsz) for t in range(seqlen) if batch.action_mask[b, t]]
     sft = -sum(acts_all) / len(acts_all)
     if cfg.mode == "grpo":
         return rl
     if cfg.mode == "echo":
-        return rl + cfg.env_lambda * env
+        return rl + lam * env
     if cfg.mode == "env_only":
         return env
-    return sft + cfg.env_lambda * env
+    return sft + lam * env
 
 
 MODE_AGG = [
@@ -923,3 +941,325 @@ def test_kl_recipe_trains_and_logs_the_independent_kl(tmp_path) -> None:
     want = sum(kls) / len(kls)
     assert want > 0
     assert train[1]["kl"] == pytest.approx(want, rel=1e-4, abs=1e-8)
+
+
+# ------------------------------------------------------------------------------ ECHO variants
+
+
+def _grads_of(model, loss_fn) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    model.zero_grad(set_to_none=True)
+    loss = loss_fn()
+    loss.backward()
+    return loss.detach(), _grads(model)
+
+
+def _assert_grads_close(got: dict, want: dict, tol: float = 1e-6) -> None:
+    assert got.keys() == want.keys() and len(got) > 0
+    for name, w in want.items():
+        scale = max(float(w.abs().max()), 1.0)
+        assert float((got[name] - w).abs().max()) <= tol * scale, name
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("env_normalization", ["token_mean", "sequence_mean"])
+@pytest.mark.parametrize(
+    ("aggregation", "kl_estimator"), [("dapo", "k3_ratio"), ("gspo", "k3_ratio"), ("grpo", "k3")]
+)
+@pytest.mark.parametrize("fused", [True, False])
+def test_echo_variants_match_naive(
+    env_normalization: str, aggregation: str, kl_estimator: str, fused: bool
+) -> None:
+    """Env normalisations × KL estimators × fused/recomputed env gradients == the per-sequence
+    Python reference: loss and every gradient."""
+    cfg = ObjectiveConfig(
+        mode="echo",
+        env_lambda=0.7,
+        aggregation=aggregation,
+        kl_beta=0.3,
+        kl_estimator=kl_estimator,
+        env_normalization=env_normalization,
+        fused_env_grad=fused,
+        chunk_size=5,
+    )
+    model = _model()
+    batch = _make_batch(31, batch_size=4)
+    loss, got = _grads_of(model, lambda: objective(model, batch, cfg)[0])
+    ref, want = _grads_of(
+        model, lambda: _naive_loss(_naive_logprobs(model, batch, 1.0), batch, cfg)
+    )
+    assert float(loss) == pytest.approx(float(ref), rel=1e-6, abs=1e-6)
+    _assert_grads_close(got, want)
+
+
+@pytest.mark.unit
+def test_sequence_mean_differs_from_token_mean_by_hand() -> None:
+    """Hand numbers: token_mean = Σ CE / #tokens; sequence_mean = mean of per-sequence means."""
+    b = _hand_batch()  # env CE: seq 0 {0.5, 1.5}, seq 1 {3.0, 1.0}; weights 1
+    b.env_weight[1, 1] = 0.0  # seq 1 keeps one weighted token (CE 1.0)
+    _, tok = compute_loss(HAND_LP, b, ObjectiveConfig(mode="env_only"))
+    _, seq = compute_loss(
+        HAND_LP, b, ObjectiveConfig(mode="env_only", env_normalization="sequence_mean")
+    )
+    assert tok["env_loss"] == pytest.approx((0.5 + 1.5 + 1.0) / 3)
+    assert seq["env_loss"] == pytest.approx(((0.5 + 1.5) / 2 + 1.0) / 2)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("schedule", "want"),
+    [
+        ({}, [0.2, 0.2, 0.2, 0.2, 0.2]),
+        ({"warmup_steps": 2}, [0.1, 0.2, 0.2, 0.2, 0.2]),
+        ({"kind": "linear", "end": 0.0, "decay_steps": 4}, [0.2, 0.15, 0.1, 0.05, 0.0]),
+        (
+            {"kind": "linear", "end": 0.1, "decay_steps": 2, "warmup_steps": 1},
+            [0.2, 0.2, 0.15, 0.1, 0.1],
+        ),
+        ({"kind": "step", "step_size": 2, "gamma": 0.5}, [0.2, 0.2, 0.1, 0.1, 0.05]),
+    ],
+)
+def test_lambda_schedule_hand_values(schedule: dict, want: list[float]) -> None:
+    """λ per step for each schedule (hand values), and the loss uses the step's λ."""
+    cfg = ObjectiveConfig(mode="echo", env_lambda=0.2, env_lambda_schedule=schedule)
+    got = [cfg.lambda_at(k) for k in range(5)]
+    assert got == pytest.approx(want)
+    b = _hand_batch()
+    for k in (0, 3):
+        loss, m = compute_loss(HAND_LP, b, cfg, step=k)
+        assert float(loss) == pytest.approx(m["rl_loss"] + want[k] * m["env_loss"], rel=1e-6)
+    assert ObjectiveConfig(mode="grpo", env_lambda_schedule=schedule).lambda_at(3) == 0.0
+    assert ObjectiveConfig(mode="env_only", env_lambda_schedule=schedule).lambda_at(3) == 1.0
+
+
+@pytest.mark.unit
+def test_linear_schedule_length_and_dr_grpo_norm_come_from_the_run_config() -> None:
+    """decay_steps defaults to train.steps − warm-up; dr_grpo_norm to the maximum completion
+    tokens (max_action_tokens × max_turns, else max_episode_tokens); explicit values win."""
+    from envlearn.config import load_config
+
+    c = load_config(
+        None,
+        [
+            "train.steps=10", "objective.env_lambda_schedule={kind: linear, warmup_steps: 2}",
+            "objective.aggregation=dr_grpo", "rollout.max_action_tokens=8", "rollout.max_turns=3",
+        ],
+    )  # fmt: skip
+    assert c.objective.env_lambda_schedule.decay_steps == 8
+    assert c.objective.dr_grpo_norm == 24
+    c = load_config(None, ["objective.aggregation=dr_grpo", "rollout.max_episode_tokens=300"])
+    assert c.objective.dr_grpo_norm == 300
+    c = load_config(None, ["objective.aggregation=dr_grpo", "objective.dr_grpo_norm=50"])
+    assert c.objective.dr_grpo_norm == 50
+    with pytest.raises(ValueError, match="dr_grpo_norm"):
+        compute_loss(HAND_LP, _hand_batch(), ObjectiveConfig(aggregation="dr_grpo"))
+
+
+@pytest.mark.unit
+def test_dr_grpo_divides_by_the_configured_completion_length_not_the_padded_one() -> None:
+    """Padding the batch wider changes nothing: Σ per-token terms / (B · dr_grpo_norm)."""
+    cfg = ObjectiveConfig(mode="grpo", aggregation="dr_grpo", dr_grpo_norm=7)
+    _, m = compute_loss(HAND_LP, _hand_batch(), cfg)
+    assert m["rl_loss"] == pytest.approx(-(1.0 + 1.0 - 2.0) / (2 * 7))
+    wide = {
+        k: torch.cat([v, torch.zeros(2, 9, dtype=v.dtype)], 1)
+        for k, v in {
+            "input_ids": torch.zeros(2, 5, dtype=torch.long),
+            "attention_mask": torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]]),
+            "action_mask": _hand_batch().action_mask,
+            "env_mask": _hand_batch().env_mask,
+            "env_weight": _hand_batch().env_weight,
+        }.items()
+    }
+    wide["channel_ids"] = torch.cat([_hand_batch().channel_ids, torch.full((2, 9), -1)], 1)
+    b = _hand_batch(**wide)
+    _, m2 = compute_loss(torch.cat([HAND_LP, torch.zeros(2, 9)], 1), b, cfg)
+    assert m2["rl_loss"] == pytest.approx(m["rl_loss"])
+
+
+@pytest.mark.unit
+def test_sft_scores_actions_at_temperature_one() -> None:
+    """mode sft with temperature 0.7 (the sampler's): action CE is at T = 1, as plain SFT."""
+    model = _model()
+    batch = _make_batch(3, with_old=False, with_ref=False)
+    _, m = objective(model, batch, ObjectiveConfig(mode="sft", env_lambda=0.0, temperature=0.7))
+    with torch.no_grad():
+        lp = _naive_logprobs(model, batch, 1.0)
+    want = float(-lp[batch.action_mask].mean())
+    assert m["action_ce"] == pytest.approx(want, rel=1e-5)
+    _, m_rl = objective(model, batch, ObjectiveConfig(mode="grpo", temperature=0.7))
+    assert m_rl["action_ce"] != pytest.approx(want, rel=1e-3)  # RL modes do temper
+
+
+@pytest.mark.unit
+def test_fused_env_gradient_is_exact_and_skips_the_backward_recompute(monkeypatch) -> None:
+    """env_only: the fused kernel's gradients == the naive reference (≤ 1e-6) and its backward
+    recomputes no logits; without fusion backward recomputes every trained env row."""
+    import envlearn.logprobs as lpmod
+
+    calls = {"n": 0}
+    real = lpmod._chunk_logits
+
+    def counting(*a, **k):
+        calls["n"] += 1
+        return real(*a, **k)
+
+    monkeypatch.setattr(lpmod, "_chunk_logits", counting)
+    model = _model()
+    batch = _make_batch(8, batch_size=4, with_old=False, with_ref=False)
+    n_rows = int((batch.env_mask | batch.action_mask).sum())  # forward: every scored row
+    out = {}
+    for fused in (True, False):
+        cfg = ObjectiveConfig(mode="env_only", chunk_size=4, fused_env_grad=fused)
+        model.zero_grad(set_to_none=True)
+        loss, _ = objective(model, batch, cfg)
+        fwd = calls["n"]
+        loss.backward()
+        out[fused] = (calls["n"] - fwd, _grads(model), fwd)
+        calls["n"] = 0
+    n_trained = int((batch.env_mask & (batch.env_weight > 0)).sum())  # weight-0 rows: no grad
+    assert out[True][0] == 0 and out[False][0] == math.ceil(n_trained / 4)
+    assert out[True][2] == out[False][2] == math.ceil(n_rows / 4)
+    ref, want = _grads_of(
+        model,
+        lambda: _naive_loss(
+            _naive_logprobs(model, batch, 1.0), batch, ObjectiveConfig(mode="env_only")
+        ),
+    )
+    _assert_grads_close(out[True][1], want)
+    _assert_grads_close(out[False][1], want)
+
+
+@pytest.mark.unit
+def test_env_token_fraction_is_unbiased() -> None:
+    """fraction 0.25: the mean of many sampled gradients approaches the full gradient (the error
+    falls like 1/√K), while a single sample is far off; the loss and env CE are unbiased too."""
+    model = _model()
+    batch = _make_batch(12, batch_size=3, with_old=False, with_ref=False)
+    full_cfg = ObjectiveConfig(mode="env_only")
+    loss_full, full = _grads_of(model, lambda: objective(model, batch, full_cfg)[0])
+    flat_full = torch.cat([g.flatten() for g in full.values()])
+    cfg = ObjectiveConfig(mode="env_only", env_token_fraction=0.25)
+    gen = torch.Generator().manual_seed(0)
+    acc = torch.zeros_like(flat_full)
+    losses, errs = [], {}
+    for k in range(1, 401):
+        loss, g = _grads_of(model, lambda: objective(model, batch, cfg, generator=gen)[0])
+        flat = torch.cat([g[n].flatten() for n in full])
+        if k == 1:
+            one = float((flat - flat_full).norm() / flat_full.norm())
+        acc += flat
+        losses.append(float(loss))
+        if k in (25, 400):
+            errs[k] = float((acc / k - flat_full).norm() / flat_full.norm())
+    assert one > 0.3  # one draw is a poor estimate
+    assert errs[400] < 0.1 and errs[400] < errs[25] / 2.5  # ~1/√K: 4× fewer error at 16× K
+    assert sum(losses) / len(losses) == pytest.approx(float(loss_full), rel=0.03)
+
+
+# --------------------------------------------------------------------- rollout filters (L_env)
+
+
+def _char_transcript(turns: list[tuple[str, str, str]]) -> Transcript:
+    """A transcript of char-code tokens: prompt, then per turn (action, observation, notice)."""
+    tr = Transcript()
+    tr.extend([ord(c) for c in "task:"], Source.PROMPT, turn=0)
+    for k, (act, obs, note) in enumerate(turns, start=1):
+        tr.n_actions = k
+        tr.extend([ord(c) for c in act], Source.ACTION, turn=k)
+        if obs:
+            tr.extend([ord(c) for c in obs], Source.OBSERVATION, channel="out", turn=k)
+        if note:
+            tr.extend([ord(c) for c in note], Source.NOTICE, channel="notice", turn=k)
+    return tr
+
+
+def _chars(ids: list[int]) -> str:
+    return "".join(map(chr, ids))
+
+
+@pytest.mark.unit
+def test_wellformed_actions_counts_format_notices() -> None:
+    """An action is broken when its observation's notice says nothing ran (the wording of every
+    envlearn.actions problem); other notices (truncation) do not count."""
+    from envlearn.actions import parse_action
+
+    problem = parse_action("no block here", languages={"bash"}).problem
+    assert problem is not None and FORMAT_PROBLEM_MARKER in problem
+    tr = _char_transcript(
+        [("ls", "a b", ""), ("??", "", f"[{problem}]"), ("cat", "x", "[output truncated]")]
+    )
+    assert wellformed_actions(tr, _chars) == (2, 3)
+    assert wellformed_actions(_char_transcript([("ls", "a", "")]), _chars) == (1, 1)
+
+
+@pytest.mark.unit
+def test_filtered_rollouts_leave_l_env_but_keep_the_rl_term() -> None:
+    """collate(env_keep=…): L_env == the naive L_env over the kept transcripts only; the RL
+    term and env_ce (a metric over every observation) are unchanged."""
+    good = _char_transcript([("ls", "alpha", ""), ("cat", "beta", "")])
+    bad = _char_transcript([("x", "", "[nothing ran]"), ("ls", "gamma!", "")])
+    trs, adv = [good, bad], [1.0, -1.0]
+    b_all = collate(trs, adv, pad_id=0)
+    b_kept = collate(trs, adv, pad_id=0, env_keep=[True, False])
+    assert torch.equal(b_kept.env_mask, b_all.env_mask)
+    assert float(b_kept.env_weight[1].sum()) == 0 and float(b_kept.env_weight[0].sum()) > 0
+    lp = -torch.rand(b_all.input_ids.shape, generator=torch.Generator().manual_seed(1)) - 0.1
+    cfg = ObjectiveConfig(mode="echo")
+    _, m_all = compute_loss(lp, b_all, cfg)
+    _, m_kept = compute_loss(lp, b_kept, cfg)
+    only_good = [float(-lp[0, t]) for t in range(lp.shape[1]) if b_all.env_mask[0, t]]
+    assert m_kept["env_loss"] == pytest.approx(sum(only_good) / len(only_good), rel=1e-6)
+    assert m_kept["env_loss"] != pytest.approx(m_all["env_loss"])
+    assert m_kept["rl_loss"] == m_all["rl_loss"] and m_kept["env_ce"] == m_all["env_ce"]
+    with pytest.raises(ValueError, match="env_keep"):
+        collate(trs, adv, pad_id=0, env_keep=[True])
+
+
+@pytest.mark.integration
+def test_trainer_env_filter_decides_per_rollout(step_trainer) -> None:
+    """objective.env_filter: drop_format_broken drops a rollout with any broken action;
+    min_wellformed_fraction keeps one whose share of readable actions reaches it."""
+    from types import SimpleNamespace
+
+    from envlearn.objective import EnvFilterConfig
+
+    trainer = step_trainer[0]
+    saved = trainer.cfg.objective
+    decode = trainer.comp.tokenizer.decode
+    enc = trainer.comp.tokenizer.encode
+    tr = Transcript()
+    tr.extend(enc("task"), Source.PROMPT, turn=0)
+    for k, note in enumerate(["", "[Your reply has no code block, so nothing ran.]", "", ""], 1):
+        tr.n_actions = k
+        tr.extend(enc("act"), Source.ACTION, turn=k)
+        if note:
+            tr.extend(enc(note), Source.NOTICE, channel="notice", turn=k)
+    assert wellformed_actions(tr, decode) == (3, 4)
+    rollout = SimpleNamespace(samples=[tr])
+    try:
+        for filt, keep in [
+            ({}, True),
+            ({"drop_format_broken": True}, False),
+            ({"min_wellformed_fraction": 0.75}, True),
+            ({"min_wellformed_fraction": 0.8}, False),
+        ]:
+            trainer.cfg.objective = saved.model_copy(update={"env_filter": EnvFilterConfig(**filt)})
+            assert trainer._feeds_env_term(rollout) is keep, filt
+    finally:
+        trainer.cfg.objective = saved
+
+
+@pytest.mark.unit
+def test_train_env_channel_weights_is_a_deprecated_alias() -> None:
+    """train.env_channel_weights still works (moved to objective, with a DeprecationWarning);
+    both places at once is one clear error."""
+    from envlearn.config import ConfigError, load_config
+
+    with pytest.warns(DeprecationWarning, match="objective.env_channel_weights"):
+        c = load_config(None, ["train.env_channel_weights={stdout: 0.5}"])
+    assert c.objective.env_channel_weights == {"stdout": 0.5}
+    with pytest.raises(ConfigError, match="set twice"):
+        load_config(
+            None,
+            ["train.env_channel_weights={a: 1}", "objective.env_channel_weights={a: 2}"],
+        )
