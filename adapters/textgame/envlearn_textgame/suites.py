@@ -74,7 +74,7 @@ def wordle_task(seed: int, split: Split) -> Task:
 
 
 def builtin_tasks(n_train: int = 10, n_heldout: int = 4) -> list[Task]:
-    """Dungeons (4 to 6 rooms, room and inventory shown) and word games, interleaved: train seeds
+    """Dungeons (4 to 6 rooms, inventory shown) and word games, interleaved: train seeds
     from 0, held-out seeds from 1000 (held-out words never among the train words)."""
     train_words = {WordleGame(s).secret for s in range(n_train)}
     held_word_seeds: list[int] = []
@@ -84,7 +84,7 @@ def builtin_tasks(n_train: int = 10, n_heldout: int = 4) -> list[Task]:
             held_word_seeds.append(s)
         s += 1
     tasks: list[Task] = []
-    show = ("room", "inventory")
+    show = ("inventory",)
     for i in range(n_train):
         tasks.append(dungeon_task(i, "train", rooms=4 + i % 3, show=show))
         tasks.append(wordle_task(i, "train"))
