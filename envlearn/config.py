@@ -182,6 +182,9 @@ class TrainConfig(_Strict):
     # faults) for max_failed_steps steps in a row
     max_failed_fraction: float = Field(default=0.5, ge=0, le=1)
     max_failed_steps: int = Field(default=3, ge=1)
+    # per-step surprise of every rollout (mean CE of each real observation under the policy,
+    # one no-grad forward pass per step): logged on the rollouts and as surprise/<domain>
+    log_surprise: bool = True
     # deprecated alias of objective.env_channel_weights (moved there when the config is loaded)
     env_channel_weights: dict[str, float] = Field(default_factory=dict)
 

@@ -39,6 +39,7 @@ from envlearn.objective import (
     objective,
 )
 from envlearn.plugins import get_task_suites
+from envlearn.predict import surprise_per_turn
 from envlearn.resources import run_scope
 from envlearn.rollout import Rollout, oracle_rollouts, run_rollouts, save_rollouts
 from envlearn.transcript import Transcript
@@ -308,6 +309,23 @@ class Trainer:
         assert len(weights) == n
         return weights, scale
 
+    @torch.no_grad()
+    def _log_surprise(self, rollouts: list[Rollout]) -> None:
+        """Each ok rollout's per-step surprise, from the policy before this step's update."""
+        ok = [r for r in rollouts if r.status == "ok"]
+        samples = [(r, s) for r in ok for s in r.samples]
+        if not samples:
+            return
+        per = surprise_per_turn(
+            self.accel.unwrap_model(self.model),
+            [s for _, s in samples],
+            pad_id=self.comp.tokenizer.pad_token_id,
+            device=self.accel.device,
+            micro_batch_size=self.cfg.train.micro_batch_size,
+        )
+        for (r, _), turns in zip(samples, per, strict=True):
+            r.surprise.update({str(k): round(v, 4) for k, v in turns.items()})
+
     def _feeds_env_term(self, rollout: Rollout) -> bool:
         """Whether an ok rollout passes ``objective.env_filter`` (it feeds L_env)."""
         f = self.cfg.objective.env_filter
@@ -435,6 +453,8 @@ class Trainer:
                     advantages.append(a)
                     env_keep.append(keep)
                     domains.append(r.adapter)
+            if cfg.train.log_surprise:
+                self._log_surprise(rollouts)
             # every process's rollouts, for metrics and the saved JSONL
             everyone = self._gather(rollouts) if self.accel.num_processes > 1 else rollouts
             ok_all = [r for r in everyone if r.status == "ok"]
@@ -446,6 +466,11 @@ class Trainer:
                 failed=len(failed),
                 turns_mean=sum(r.turns for r in ok_all) / max(1, len(ok_all)),
             )
+            if cfg.train.log_surprise:
+                for dom in self.comp.domains:
+                    vals = [v for r in ok_all if r.adapter == dom for v in r.surprise.values()]
+                    if vals:
+                        row[f"surprise/{dom}"] = sum(vals) / len(vals)
             if len(self.comp.domains) > 1:  # a mixture: each domain's reward too
                 for dom in self.comp.domains:
                     mine = [r for r in ok_all if r.adapter == dom]

@@ -21,6 +21,7 @@ from envlearn.hookspecs import hookimpl
 from envlearn.plugins import get_plugin_manager, load_tasks, reset_plugin_manager
 from envlearn.rollout import run_rollouts
 from envlearn.trainer import Trainer, group_advantages_for
+from envlearn.transcript import Source
 from envlearn.wiring import build_components
 
 pytestmark = pytest.mark.integration
@@ -56,7 +57,7 @@ def _train(tmp_path: Path, name: str, *overrides: str) -> Path:
 @pytest.mark.slow
 def test_heldout_env_ce_falls_under_echo_and_env_only_not_grpo(tmp_path):
     common = ("train.steps=5", "diagnostic.every=5", "optim.lr=0.01", "seed=3")
-    drops = {}
+    drops, surprise = {}, {}
     for mode, extra in (
         ("grpo", ()),
         ("echo", ("objective.env_lambda=1.0",)),
@@ -69,10 +70,30 @@ def test_heldout_env_ce_falls_under_echo_and_env_only_not_grpo(tmp_path):
         assert all(math.isfinite(r["loss"]) for r in _rows(run, "train"))
         assert "env_ce/toy/feedback" in diag[-1]
         drops[mode] = first - last
+        surprise[mode] = diag[0]["surprise/toy"] - diag[-1]["surprise/toy"]
+        # every training rollout carries its per-step surprise (predict-before-act, issue 21)
+        rows = [
+            json.loads(x) for x in (run / "rollouts" / "step_00001.jsonl").read_text().splitlines()
+        ]
+        trained = [
+            r
+            for r in rows
+            if r["status"] == "ok"
+            and any(
+                src == int(Source.OBSERVATION) and turn >= 1
+                for smp in r["samples"]
+                for src, turn in zip(smp["sources"], smp["turns"], strict=True)
+            )
+        ]
+        assert trained and all(r["surprise"] for r in trained)
+        assert "surprise/toy" in _rows(run, "train")[0]
     # the env loss teaches the model what the environment says; GRPO alone barely moves it
     assert drops["echo"] > 0.5, drops
     assert drops["env_only"] > 0.5, drops
     assert abs(drops["grpo"]) < 0.25 * drops["echo"], drops
+    # so the held-out per-step surprise falls under ECHO and not under GRPO
+    assert surprise["echo"] > 0.5, surprise
+    assert abs(surprise["grpo"]) < 0.25 * surprise["echo"], surprise
 
 
 def test_sft_lowers_action_ce_on_oracle_trajectories(tmp_path):
