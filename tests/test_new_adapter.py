@@ -61,9 +61,11 @@ def test_generated_plugin_installs_checks_and_passes_its_own_tests(tmp_path: Pat
 
     # and it trains: two ECHO steps on its own task suite, from a fresh tiny model
     runs = tmp_path / "run"
+    recipe = tmp_path / "demo_kv_echo.yaml"
+    recipe.write_text("model: {name_or_path: tiny}\ntasks: {suite: demo_kv}\n")
     trained = run(
-        "-m", "envlearn", "train",
-        f"run_dir={runs}", "tasks.suite=demo_kv", "tasks.eval_split=train",
+        "-m", "envlearn", "train", str(recipe),
+        f"run_dir={runs}", "tasks.eval_split=train",
         "objective.mode=echo", "train.steps=2", "train.tasks_per_step=2",
         "rollout.group_size=2", "rollout.max_action_tokens=16", "eval.at_start=false",
         "diagnostic.every=2", "tensorboard=false", "progress=false",
