@@ -329,14 +329,17 @@ class BrowserAdapter(BaseAdapter):
                 pass
 
         page.on("dialog", on_dialog)
-        page.on(
-            "console",
-            lambda m: (
-                self._events.append(("console", f"{m.type}: {_one_line(m.text)}"))
-                if m.type in ("error", "warning")
-                else None
-            ),
-        )
+
+        def on_console(m: Any) -> None:
+            if m.type not in ("error", "warning"):
+                return
+            text = _one_line(m.text)
+            # the harness's own blocking (already in a notice) is not the page talking
+            if "ERR_BLOCKED_BY_CLIENT" in text or "WebSocket connection to" in text:
+                return
+            self._events.append(("console", f"{m.type}: {text}"))
+
+        page.on("console", on_console)
         page.on("pageerror", lambda e: self._events.append(("console", f"error: {e.message}")))
         page.on(
             "download",

@@ -819,6 +819,7 @@ class PlaygroundSite(Site):
                 "External",
                 "<h1>External</h1><img src='http://example.com/x.png' alt='remote'>"
                 "<img src='http://127.0.0.1:9/other-port.png' alt='other port'>",
+                "try { new WebSocket('ws://127.0.0.1:9/socket'); } catch (e) {}",
             )
         if p == "/popup":
             return _page(
