@@ -425,6 +425,8 @@ def test_unsandboxed_mode_warns_and_still_cleans_up(workroot: Path) -> None:
         a.close()
     assert processes_in_session(sid) == []
     assert list(workroot.iterdir()) == []
+    # the fixed clock ran on the host here: libfaketime's segment must not stay in /dev/shm
+    assert not list(Path("/dev/shm").glob(f"*faketime_*_{sid}"))
 
 
 @pytest.mark.integration

@@ -59,6 +59,7 @@ from envlearn_terminal.sandbox import (
     lease_uid,
     libfaketime_path,
     mount_capped_fs,
+    remove_faketime_shm,
     rmtree_force,
     run_oneshot,
     sandbox_env,
@@ -680,7 +681,10 @@ class TerminalAdapter(BaseAdapter):
             home=home,
             extra={"TASK_DIR": task_in_box, "TZ": "UTC", **extra_env},
         )
-        return run_oneshot(argv, env=env, cwd=ep.work, timeout_s=timeout_s)
+        r = run_oneshot(argv, env=env, cwd=ep.work, timeout_s=timeout_s)
+        if self.sandbox == "none" and clock_env:
+            remove_faketime_shm(r.pid)
+        return r
 
     def _run_setup(self, ep: _Episode, seed: int | None) -> None:
         if not (ep.task_copy / "setup.sh").is_file():

@@ -30,8 +30,9 @@ Public API (stable; other adapters, e.g. the debugger's, build on it; changes ar
 * :class:`CappedFs` / :func:`mount_capped_fs`: a tmpfs capped in bytes *and* inodes for an
   episode's writable space (root only; elsewhere a plain directory, ``capped=False``);
   :func:`unmount_stale` for those left by a killed process;
-* :func:`libfaketime_path` and :func:`faketime_env`: the environment that gives sandboxed
-  processes a fixed, seeded clock (Debian's libfaketime);
+* :func:`libfaketime_path`, :func:`faketime_env` and :func:`env_prefix`: the environment that
+  gives sandboxed processes a fixed, seeded clock (Debian's libfaketime);
+  :func:`remove_faketime_shm` for its segment when unsandboxed;
 * reaping: :func:`pid_namespace`, :func:`child_pid_namespace`,
   :func:`processes_in_pid_namespace`, :func:`processes_in_session`,
   :func:`processes_in_group`, :func:`kill_pid_namespace`, :func:`kill_session`,
@@ -96,6 +97,7 @@ __all__ = [
     "processes_in_group",
     "processes_in_pid_namespace",
     "processes_in_session",
+    "remove_faketime_shm",
     "rmtree_force",
     "run_oneshot",
     "sandbox_env",
@@ -609,6 +611,17 @@ def env_prefix(env: Mapping[str, str]) -> list[str]:
     return ["/usr/bin/env", "--", *(f"{k}={v}" for k, v in env.items())]
 
 
+def remove_faketime_shm(pid: int) -> None:
+    """Remove the shared-memory segment and semaphore libfaketime made in ``/dev/shm`` for the
+    process tree started as ``pid`` (only needed unsandboxed: in the sandbox ``/dev/shm`` is the
+    episode's own)."""
+    for name in (f"faketime_shm_{pid}", f"sem.faketime_sem_{pid}"):
+        try:
+            os.unlink(f"/dev/shm/{name}")
+        except OSError:
+            pass
+
+
 def faketime_env(start: str) -> dict[str, str]:
     """Environment that starts every process's wall clock at ``start`` (``YYYY-MM-DD hh:mm:ss``,
     UTC), ticking normally from there; file times are left real (monotonic clocks are faked
@@ -742,6 +755,7 @@ class OneShotResult:
     stderr: bytes
     timed_out: bool
     duration_s: float
+    pid: int = -1  # host pid of the outermost process (added; -1 when unknown)
 
 
 def _keep_tail(buf: bytearray, limit: int) -> None:
@@ -805,6 +819,7 @@ def run_oneshot(
         bytes(err[-keep:]),
         timed_out,
         time.monotonic() - t0,
+        proc.pid,
     )
 
 

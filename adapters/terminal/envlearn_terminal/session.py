@@ -56,6 +56,7 @@ from envlearn_terminal.sandbox import (
     pid_namespace,
     process_state,
     processes_in_group,
+    remove_faketime_shm,
     sandbox_env,
     spawn,
     wrap_command,
@@ -194,6 +195,7 @@ class _Shell:
     bash_pid: int = -1
     ns: str | None = None
     stopped: bool = False
+    host_shm: bool = False  # unsandboxed + libfaketime: its segment lies in the host's /dev/shm
 
 
 class _Slot:
@@ -241,6 +243,8 @@ def _stop_shell(shell: _Shell) -> None:
         os.close(shell.ctl_fd)
     except OSError:
         pass
+    if shell.host_shm:
+        remove_faketime_shm(proc.pid)
 
 
 class ShellSession:
@@ -358,6 +362,7 @@ class ShellSession:
             os.close(fd)
         assert proc.stdout is not None and proc.stderr is not None
         shell = _Shell(proc, master, cin_w, proc.stdout.fileno(), proc.stderr.fileno(), ctl_r)
+        shell.host_shm = self.sandbox == "none" and "LD_PRELOAD" in self.inner_env
         try:
             # readable once the sandbox's outermost process (bwrap; bash unsandboxed) exits
             shell.pidfd = os.pidfd_open(proc.pid)
