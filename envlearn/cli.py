@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from envlearn.config import ConfigError, load_config
+from envlearn.suggest import did_you_mean
 
 # name -> (module, function, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -48,6 +49,12 @@ def cli_adapters(argv: list[str]) -> int:
     return 0
 
 
+NO_RECIPE = (
+    "envlearn train: no recipe given; pass a recipe YAML first, e.g. "
+    "`envlearn train recipes/toy/tiny_echo.yaml train.steps=3`"
+)
+
+
 def _split_args(recipe: str | None, overrides: list[str]) -> tuple[str | None, list[str]]:
     if recipe is not None and "=" in recipe and not recipe.endswith((".yaml", ".yml")):
         return None, [recipe, *overrides]
@@ -62,22 +69,30 @@ def cli_train(argv: list[str]) -> int:
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     args = p.parse_intermixed_args(argv)
     recipe, overrides = _split_args(args.recipe, args.overrides)
+    if recipe is None:
+        print(NO_RECIPE, file=sys.stderr)
+        return 2
     try:
         cfg = load_config(recipe, overrides)
     except ConfigError as e:
         print(f"envlearn train: {e}", file=sys.stderr)
         return 2
     from envlearn.health import RunStopped
-    from envlearn.metrics import fmt_row
+    from envlearn.metrics import fmt_row, interrupted_line
     from envlearn.trainer import Trainer
 
+    trainer = None
     try:
-        trainer = Trainer(cfg, resume=args.resume)
-    except (FileExistsError, FileNotFoundError, ValueError) as e:
-        print(f"envlearn train: {e}", file=sys.stderr)
-        return 2
-    try:
+        try:
+            trainer = Trainer(cfg, resume=args.resume)
+        except (FileExistsError, FileNotFoundError, ValueError) as e:
+            print(f"envlearn train: {e}", file=sys.stderr)
+            return 2
         last = trainer.train()
+    except KeyboardInterrupt:
+        step = trainer.step if trainer else 0
+        print(interrupted_line(step, resume_flag=not args.resume), file=sys.stderr)
+        return 130
     except RunStopped as e:  # too many failed rollouts, a checkpoint that cannot be written
         print(f"envlearn train: {e}", file=sys.stderr)
         return 1
@@ -184,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     extra = get_commands()
     if name in extra:
         return int(extra[name].main(rest) or 0)
-    print(f"envlearn: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+    hint = did_you_mean(name, [*COMMANDS, *extra])
+    print(f"envlearn: unknown command {name!r}{hint}\n\n{_usage()}", file=sys.stderr)
     return 2
 
 

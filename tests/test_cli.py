@@ -4,6 +4,7 @@ report, adapters."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,8 @@ from envlearn.rollout import load_rollouts
 from envlearn.transcript import Source
 
 pytestmark = pytest.mark.integration
+
+TOY = str(Path(__file__).resolve().parents[1] / "recipes" / "toy" / "tiny_echo.yaml")
 
 SMALL = [
     "tasks.suite=toy",
@@ -43,7 +46,7 @@ def test_rollout_with_the_model_then_train_eval_report(tmp_path, capsys):
     assert main(["rollout", *SMALL, "--limit", "2", "--out", str(out)]) == 0
     assert len(load_rollouts(out)) == 4  # 2 tasks x group of 2
     run = tmp_path / "run"
-    assert main(["train", *SMALL, f"run_dir={run}", "train.steps=2", "eval.every=2",
+    assert main(["train", TOY, *SMALL, f"run_dir={run}", "train.steps=2", "eval.every=2",
                  "eval.max_tasks=2", "eval.samples_per_task=1", "diagnostic.every=2"]) == 0  # fmt: skip
     assert (run / "model" / "config.json").exists()
     capsys.readouterr()
