@@ -464,5 +464,5 @@ def test_a_score_endpoint_that_answers_garbage_fails_the_episode(
             adapter.score()
     assert str(e.value) == (
         f"GET /score on http://127.0.0.1:{server.port} answered 200 b'<html>nope</html>'; "
-        'it must answer a JSON number or {"score": number}'
+        'it must answer 2xx with a JSON number or {"score": number}'
     )

@@ -433,7 +433,8 @@ class ExternalService:
     started or stopped; only that address and port can be reached.
 
     ``data["reset_path"]`` (optional) is POSTed at ``reset`` (a 2xx answer is expected);
-    ``data["score_path"]`` (optional) is read by ``score``: a JSON number or ``{"score": x}``.
+    ``data["score_path"]`` (optional) is read by ``score``: a 2xx answer holding a JSON number
+    or ``{"score": x}``.
     """
 
     def __init__(
@@ -534,6 +535,8 @@ class ExternalService:
             return 0.0
         status, data = self._call("GET", self.score_path, timeout_s)
         try:
+            if not 200 <= status < 300:
+                raise ValueError(status)
             value = json.loads(data)
             if isinstance(value, dict):
                 value = value["score"]
@@ -542,7 +545,7 @@ class ExternalService:
         except (ValueError, KeyError, TypeError):
             raise EpisodeError(
                 f"GET {self.score_path} on {self.base_url} answered {status} "
-                f'{data[:80]!r}; it must answer a JSON number or {{"score": number}}'
+                f'{data[:80]!r}; it must answer 2xx with a JSON number or {{"score": number}}'
             ) from None
         return min(1.0, max(0.0, float(value)))
 
