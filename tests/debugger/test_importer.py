@@ -4,8 +4,6 @@ cannot convert is refused with a reason per program."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -122,8 +120,9 @@ def test_oracle_uses_a_diff_for_several_changes():
 
 
 @pytest.mark.unit
-def test_the_command_is_registered():
-    proc = subprocess.run(
-        [sys.executable, "-m", "envlearn", "--help"], capture_output=True, text=True, timeout=120
-    )
-    assert "debugger-import" in proc.stdout, proc.stdout
+def test_the_plugin_registers_adapter_suite_and_command():
+    from envlearn.plugins import get_adapters, get_commands, get_task_suites
+
+    assert "debugger" in get_adapters()
+    assert get_task_suites()["debugger"].adapter == "debugger"
+    assert "debugger-import" in get_commands()
