@@ -14,7 +14,8 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted((REPO / "recipes").rglob("*.yaml"))
-RUN_RECIPES = [p for p in RECIPES if "accelerate" not in p.parts]
+TRANSFER_RECIPES = [p for p in RECIPES if "envlearn transfer" in p.read_text().splitlines()[0]]
+RUN_RECIPES = [p for p in RECIPES if "accelerate" not in p.parts and p not in TRANSFER_RECIPES]
 
 
 def test_there_are_recipes():
@@ -33,6 +34,17 @@ def test_recipe_validates_and_opens_with_its_command(path):
     first = path.read_text().splitlines()[0]
     assert first.startswith("# ") and "envlearn train" in first and path.name in first, first
     load_config(path)
+
+
+@pytest.mark.parametrize("path", TRANSFER_RECIPES, ids=lambda p: p.name)
+def test_transfer_recipe_validates_and_opens_with_its_command(path):
+    from envlearn.transfer import _source_config, load_transfer_recipe
+
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# envlearn transfer ") and path.name in first, first
+    recipe, base = load_transfer_recipe(path)
+    for source in recipe.sources:  # every source run is a valid training config
+        _source_config(recipe, base, source, Path("runs/x"))
 
 
 @pytest.mark.parametrize(
