@@ -3,6 +3,7 @@ private cache, and helpers to play episodes."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,8 +19,14 @@ SMALL = {"easy": {"world_size": 3, "nb_objects": 5, "quest_length": 3}}
 
 @pytest.fixture(scope="session")
 def tw_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A TextWorld cache private to this test session."""
-    return tmp_path_factory.mktemp("textworld-cache")
+    """A TextWorld cache private to this test session, shared by its xdist workers (the cache
+    writes each game atomically, so workers generating the same game at once is harmless)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's directory, above each worker's own
+    path = base / "textworld-cache"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")
