@@ -178,6 +178,16 @@ def build_model(cfg: RunConfig) -> Any:
         model = load_model(m.name_or_path, dtype=getattr(torch, m.dtype))
     if m.gradient_checkpointing:
         model.gradient_checkpointing_enable()
+    if m.lora is not None:
+        from envlearn.lora import apply_lora
+
+        model = apply_lora(
+            model,
+            r=m.lora.r,
+            alpha=m.lora.alpha,
+            dropout=m.lora.dropout,
+            target_modules=m.lora.target_modules,
+        )
     return model
 
 
