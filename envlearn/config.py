@@ -23,6 +23,7 @@ __all__ = [
     "ConfigError",
     "DiagnosticConfig",
     "EvalConfig",
+    "LoraSettings",
     "ModelConfig",
     "OptimConfig",
     "PolicyConfig",
@@ -44,6 +45,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class LoraSettings(_Strict):
+    """LoRA adapters through peft (``envlearn.lora``); only the adapters train and the KL
+    reference is the base model with the adapters disabled."""
+
+    r: int = Field(default=8, ge=1)
+    alpha: float = Field(default=16.0, gt=0)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    target_modules: list[str] | str = "all-linear"  # peft's name: every linear but lm_head
+
+
 class ModelConfig(_Strict):
     """``name_or_path: tiny`` builds the shipped tiny model; anything else is ``from_pretrained``."""
 
@@ -53,6 +64,7 @@ class ModelConfig(_Strict):
     init_from: str | None = None  # a checkpoint dir (…/model) to start from, e.g. an SFT warm start
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     gradient_checkpointing: bool = False
+    lora: LoraSettings | None = None  # e.g. {r: 16, alpha: 32, dropout: 0.05}
 
 
 class PolicyConfig(_Strict):
