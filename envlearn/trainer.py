@@ -86,7 +86,7 @@ class Trainer:
         self.failures = FailureWatch(cfg.train.max_failed_fraction, cfg.train.max_failed_steps)
         model = self.comp.model
         self.optimizer = torch.optim.AdamW(
-            model.parameters(),
+            [p for p in model.parameters() if p.requires_grad],  # LoRA: the adapters only
             lr=cfg.optim.lr,
             betas=cfg.optim.betas,
             weight_decay=cfg.optim.weight_decay,
@@ -288,7 +288,7 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         if self.cfg.policy.kind == "vllm":
-            self.policy.sync_weights(self.accel.unwrap_model(self.model))
+            self.policy.sync_weights(self._policy_weights())
         return out
 
     def _domain_weights(
@@ -339,6 +339,15 @@ class Trainer:
         if f.drop_format_broken and ok < total:
             return False
         return total == 0 or ok / total >= f.min_wellformed_fraction
+
+    def _policy_weights(self) -> Any:
+        """What a separate sampler (vLLM) loads: the model, or for LoRA its merged weights."""
+        model = self.accel.unwrap_model(self.model)
+        if getattr(model, "peft_config", None):
+            from envlearn.lora import merged_state_dict
+
+            return merged_state_dict(model)
+        return model
 
     def _step_channel_names(self, samples: list[Transcript]) -> list[str]:
         """The observation channels of the step's samples, on every process (so all
@@ -607,7 +616,7 @@ class Trainer:
         self.step, self.t_offset, last = load_checkpoint(self.accel, self.run_dir)
         self.metrics.truncate_after(self.step)  # the killed segment will be redone
         if self.cfg.policy.kind == "vllm":
-            self.policy.sync_weights(self.accel.unwrap_model(self.model))
+            self.policy.sync_weights(self._policy_weights())
         self.console.print(f"resumed {self.run_dir} at step {self.step} from {last.name}")
 
     # -- logging ---------------------------------------------------------------------------
