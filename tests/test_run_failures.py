@@ -191,6 +191,11 @@ def test_the_failure_watch_counts_only_consecutive_bad_steps() -> None:
             "directory (e.g. a finished run's RUN_DIR/model) or a Hugging Face Hub id such as "
             "Qwen/Qwen3-0.6B",
         ),
+        (  # shaped like a hub id, refused by the hub's own validation: one line too
+            "model.name_or_path=bad--name",
+            "model.name_or_path='bad--name' could not be loaded: Cannot have -- or .. in "
+            "repo_id: 'bad--name'. (check the name, or point it at a local model directory)",
+        ),
     ],
 )
 def test_a_missing_model_path_is_one_line(
