@@ -3,6 +3,8 @@ deadlines and cleanup."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from envlearn_terminal.sandbox import processes_in_pid_namespace
 
@@ -125,3 +127,25 @@ def test_malformed_and_wrong_language_replies_get_notices(new_adapter):
     assert obs.done and obs.content_text("debugger") == "1\n"
     with pytest.raises(RuntimeError, match="after the episode ended"):
         a.step(pdb("p 1"))
+
+
+def test_quit_and_a_dying_debugger_are_answered_and_the_session_goes_on(new_adapter):
+    a = new_adapter()
+    a.reset(py_task(PROG, TESTS))
+    obs = a.step(pdb("quit"))
+    assert "[the program exited with code 0; it was restarted under pdb]" in obs.text
+    assert obs.content_text("debugger").endswith("> /work/prog.py(1)<module>()\n-> import sys\n")
+    obs = a.step(pdb("!import os; os._exit(3)"))
+    assert "[pdb was restarted: pdb exited." in obs.text
+    assert a.step(pdb("p 6 * 7")).content_text("debugger") == "42\n"
+
+
+def test_the_sandbox_hides_the_host_and_the_task_sources(new_adapter):
+    import envlearn_debugger
+
+    pkg = os.path.dirname(envlearn_debugger.__file__)
+    a = new_adapter()
+    a.reset(py_task(PROG, TESTS))
+    probe = f"p [os.path.exists(p) for p in ({pkg!r}, '/root', '/etc/shadow')], os.getuid() != 0"
+    obs = a.step(pdb("import os", probe))
+    assert obs.content_text("debugger").endswith("([False, False, False], True)\n"), obs.text

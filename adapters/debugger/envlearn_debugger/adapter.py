@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from envlearn_terminal.sandbox import (
+    ETC_WHITELIST,
     Limits,
     SandboxKind,
     SandboxUnavailable,
@@ -192,6 +193,16 @@ def _clean_stale(root: Path) -> None:
         pid = d.name.split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
             rmtree_force(d)
+
+
+def _hidden_paths() -> tuple[str, ...]:
+    """This package's folder, when the sandbox would otherwise see it (installed under /usr):
+    the bundled tasks' oracles must stay out of the model's reach."""
+    here = Path(__file__).resolve().parent
+    for r in (Path("/usr"), *(Path(p) for p in ETC_WHITELIST)):
+        if here == r or r in here.parents:
+            return (str(here),)
+    return ()
 
 
 def _script(name: str) -> bytes:
@@ -394,6 +405,7 @@ class DebuggerAdapter(BaseAdapter):
             sandbox=self.sandbox,
             limits=self.limits,
             ro_binds=((str(root / "task"), TASK_IN_BOX),),
+            hide=_hidden_paths(),
         )
         ep = _Episode(task=task, root=root, lease=lease, box=box, timeout_s=timeout)
         self._res.episode = ep

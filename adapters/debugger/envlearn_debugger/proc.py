@@ -46,6 +46,7 @@ class Box:
     sandbox: SandboxKind
     limits: Limits
     ro_binds: tuple[tuple[str, str], ...] = ()
+    hide: tuple[str, ...] = ()
 
     def path_in_box(self, host: Path, box_path: str) -> str:
         """``box_path`` inside the sandbox, or the host path when unsandboxed."""
@@ -147,6 +148,7 @@ class SandboxedProcess:
             home=box.home,
             ctl_dir=box.ctl,
             ro_binds=box.ro_binds,
+            hide=box.hide,
             new_session=True,
         )
         try:
