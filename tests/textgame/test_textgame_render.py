@@ -73,6 +73,7 @@ def test_rendered_builtin_oracle_transcripts_decode_exactly_per_channel():
     wordle = [t for t in tasks if t.data["game"] == "wordle"][:2]
     _check_rendered(dungeon, ("room", "inventory"))
     _check_rendered(wordle, ())
+    _check_rendered([t for t in tasks if t.data["game"] == "switchboard"][:2], ())
 
 
 def test_rendered_textworld_oracle_transcripts_decode_exactly_per_channel(tw_tasks):

@@ -1,7 +1,7 @@
 """envlearn-textgame: text games as an envlearn adapter.
 
-Registers the adapter ``textgame``, the suites ``textgame`` (built-in games: dungeon escapes and
-a word game; nothing to install) and ``textworld`` (TextWorld games generated offline from seeds
+Registers the adapter ``textgame``, the suites ``textgame`` (built-in games: dungeon escapes,
+a word game, switchboards with hidden wiring; nothing to install) and ``textworld`` (TextWorld games generated offline from seeds
 and cached), through envlearn's pluggy hooks (entry point
 ``[project.entry-points.envlearn] textgame = "envlearn_textgame"``).
 """
@@ -47,7 +47,7 @@ def register_task_suites(register: Callable[..., None]) -> None:
         "textgame",
         _builtin,
         adapter="textgame",
-        description="28 built-in games: dungeon escapes (4-6 rooms) and a word game",
+        description="42 built-in games: dungeon escapes, a word game, switchboards",
     )
     register(
         "textworld",

@@ -1,7 +1,8 @@
 """``textgame``: the model plays a text game, one command per turn.
 
-A task names its game in ``data``: ``game`` (``dungeon``, ``wordle`` or ``textworld``), its
-``seed`` and settings (``rooms``/``junk`` for the dungeon; ``world_size``, ``nb_objects``,
+A task names its game in ``data``: ``game`` (``dungeon``, ``wordle``, ``switchboard`` or
+``textworld``), its ``seed`` and settings (``rooms``/``junk`` for the dungeon; ``lamps`` for the
+switchboard; ``world_size``, ``nb_objects``,
 ``quest_length`` for TextWorld, and ``cache_dir`` for games kept outside the default cache),
 and ``show``, the extra channels it asks for (``room``,
 ``inventory``).  A game is a pure function of its settings, so the same task and the same
@@ -26,6 +27,7 @@ from envlearn.actions import format_help, parse_action
 from envlearn.channels import BaseAdapter, ChannelSpec, Observation, Part, Task, content, notice
 from envlearn_textgame.builtin.dungeon import VERBS as DUNGEON_VERBS
 from envlearn_textgame.builtin.dungeon import DungeonGame
+from envlearn_textgame.builtin.switchboard import SwitchboardGame
 from envlearn_textgame.builtin.wordle import WordleGame
 from envlearn_textgame.game import Game, Turn
 from envlearn_textgame.tw import TextWorldGame, TextWorldSettings, shared_cache
@@ -40,7 +42,7 @@ __all__ = [
     "win_reward",
 ]
 
-GAMES = ("dungeon", "wordle", "textworld")
+GAMES = ("dungeon", "wordle", "switchboard", "textworld")
 SHOWABLE = ("room", "inventory")
 LANGUAGES = frozenset({"game"})
 MAX_COMMAND_CHARS = 120
@@ -59,7 +61,7 @@ def command_block(command: str) -> str:
 
 
 def _example(game: str) -> str:
-    return command_block("guess crane" if game == "wordle" else "go north")
+    return command_block({"wordle": "guess crane", "switchboard": "flip 2"}.get(game, "go north"))
 
 
 def win_reward(turn: Turn) -> float:
@@ -112,6 +114,8 @@ def build_game(task: Task) -> Game:
         return DungeonGame(seed, rooms=data.get("rooms", 5), junk=data.get("junk", 2))
     if kind == "wordle":
         return WordleGame(seed)
+    if kind == "switchboard":
+        return SwitchboardGame(seed, lamps=data.get("lamps", 6))
     cache = shared_cache(data.get("cache_dir"))
     return TextWorldGame(cache.get(TextWorldSettings.from_data(data)))
 
@@ -172,6 +176,11 @@ class TextGameAdapter(BaseAdapter):
             about = (
                 "You are playing a word game. Each reply makes one guess: a five-letter word, "
                 "written as `guess WORD`."
+            )
+        elif kind == "switchboard":
+            about = (
+                "You are at a panel of lamps and switches. Each reply flips one switch, written "
+                "as `flip N`; `look` shows the lamps."
             )
         else:
             verbs = DUNGEON_VERBS if kind == "dungeon" else TW_VERBS
@@ -319,5 +328,7 @@ class TextGameAdapter(BaseAdapter):
         kind = self._task.data.get("game")
         if kind == "wordle":
             return "[hint: the game did not understand that; guess like this: guess crane]\n"
+        if kind == "switchboard":
+            return "[hint: the game did not understand that; flip a switch like this: flip 2]\n"
         verbs = DUNGEON_VERBS if kind == "dungeon" else TW_VERBS
         return f"[hint: the game did not understand that command; commands look like: {verbs}]\n"

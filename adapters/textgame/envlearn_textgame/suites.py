@@ -14,6 +14,7 @@ from typing import Any, Literal
 from envlearn.channels import Task
 from envlearn_textgame.adapter import command_block
 from envlearn_textgame.builtin.dungeon import DungeonGame
+from envlearn_textgame.builtin.switchboard import SwitchboardGame
 from envlearn_textgame.builtin.wordle import MAX_GUESSES, WordleGame
 from envlearn_textgame.tw import TextWorldCache, TextWorldSettings, shared_cache
 
@@ -21,6 +22,7 @@ __all__ = [
     "TEXTWORLD_TIERS",
     "builtin_tasks",
     "dungeon_task",
+    "switchboard_task",
     "textworld_task",
     "textworld_tasks",
     "wordle_task",
@@ -31,6 +33,7 @@ SLACK_TURNS = 8  # turns allowed beyond the oracle's
 DUNGEON_INSTRUCTION = (
     "Escape from the dungeon: find the keys, unlock your way out and walk through the exit."
 )
+SWITCHBOARD_INSTRUCTION = "Light every lamp on the panel."
 WORDLE_INSTRUCTION = f"Find the secret five-letter word in at most {MAX_GUESSES} guesses."
 
 TEXTWORLD_TIERS: dict[str, dict[str, int]] = {
@@ -73,9 +76,25 @@ def wordle_task(seed: int, split: Split) -> Task:
     )
 
 
+def switchboard_task(seed: int, split: Split, *, lamps: int = 6) -> Task:
+    """A switchboard from ``seed``: the oracle flips each switch of the solution once."""
+    game = SwitchboardGame(seed, lamps=lamps)
+    walk = game.walkthrough()
+    return Task(
+        id=f"switchboard-l{lamps}-s{seed}",
+        adapter="textgame",
+        instruction=SWITCHBOARD_INSTRUCTION,
+        split=split,
+        max_turns=len(walk) + SLACK_TURNS,
+        oracle=_oracle(walk),
+        data={"game": "switchboard", "seed": seed, "lamps": lamps},
+    )
+
+
 def builtin_tasks(n_train: int = 10, n_heldout: int = 4) -> list[Task]:
-    """Dungeons (4 to 6 rooms, inventory shown) and word games, interleaved: train seeds
-    from 0, held-out seeds from 1000 (held-out words never among the train words)."""
+    """Dungeons (4 to 6 rooms, inventory shown), word games and switchboards (5 to 6 lamps),
+    interleaved: train seeds from 0, held-out seeds from 1000 (held-out words never among the
+    train words)."""
     train_words = {WordleGame(s).secret for s in range(n_train)}
     held_word_seeds: list[int] = []
     s = 1000
@@ -88,9 +107,11 @@ def builtin_tasks(n_train: int = 10, n_heldout: int = 4) -> list[Task]:
     for i in range(n_train):
         tasks.append(dungeon_task(i, "train", rooms=4 + i % 3, show=show))
         tasks.append(wordle_task(i, "train"))
+        tasks.append(switchboard_task(i, "train", lamps=5 + i % 2))
     for i, ws in enumerate(held_word_seeds):
         tasks.append(dungeon_task(1000 + i, "heldout", rooms=4 + i % 3, show=show))
         tasks.append(wordle_task(ws, "heldout"))
+        tasks.append(switchboard_task(1000 + i, "heldout", lamps=5 + i % 2))
     return tasks
 
 
