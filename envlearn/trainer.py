@@ -29,7 +29,7 @@ from envlearn.config import RunConfig
 from envlearn.evaluation import env_ce_by_channel, eval_rollouts, summarize_eval
 from envlearn.health import FailureWatch
 from envlearn.logprobs import token_logprobs
-from envlearn.metrics import MetricsLog, fmt_row, make_console, make_progress
+from envlearn.metrics import MetricsLog, eta_text, fmt_row, make_console, make_progress
 from envlearn.objective import (
     ObjectiveConfig,
     StepNorms,
@@ -192,6 +192,9 @@ class Trainer:
         """Each task's oracle transcript by task id (run once per split, then cached)."""
         if split not in self._oracle_cache:
             tasks = self.comp.tasks(split)
+            sft = split == self.cfg.tasks.train_split and self.cfg.objective.mode == "sft"
+            why = "the SFT data" if sft else "the held-out env-CE diagnostic"
+            self._say(f"running the oracles of {len(tasks)} {split} tasks for {why}")
             ros = oracle_rollouts(
                 tasks, self.comp.renderer, self.comp.make_adapter, self.cfg.rollout
             )
@@ -638,18 +641,44 @@ class Trainer:
             finally:
                 self.metrics.close()
 
+    def _say(self, text: str) -> None:
+        """One line on what a long, otherwise silent phase is doing (main process only)."""
+        if self.accel.is_main_process:
+            self.console.print(f"{self.run_dir.name}: {text} …")
+
+    def _eval_text(self) -> str:
+        e, n = (
+            self.cfg.eval,
+            len(self.comp.tasks(self.cfg.tasks.eval_split)[: self.cfg.eval.max_tasks]),
+        )
+        also = " (and the train tasks)" if e.also_train_split else ""
+        return f"{n} {self.cfg.tasks.eval_split} tasks × {e.samples_per_task} samples{also}"
+
     def _train(self) -> dict[str, Any]:
         cfg = self.cfg
         name = self.run_dir.name
         if self.step == 0:
             if cfg.eval.at_start and cfg.objective.mode != "sft":
+                self._say(f"evaluating the starting model: {self._eval_text()}")
                 self._log_evals()
+            self._say("held-out env-CE diagnostic of the starting model")
             self.log(self.diagnostic())
         last_train: dict[str, Any] = {}
         progress = make_progress(self.console, enabled=cfg.progress)
+        tty = getattr(self.console, "is_terminal", False)
+        t_loop, step0 = time.monotonic(), self.step
+
+        def phase(text: str) -> None:  # on the bar where there is one, else a line
+            if tty and cfg.progress:
+                progress.update(task, info=f"{text} …")
+            else:
+                self._say(text)
+
         with progress:
             task = progress.add_task(name, total=cfg.train.steps, completed=self.step, info="")
             while self.step < cfg.train.steps:
+                if tty and cfg.progress:
+                    progress.update(task, info=f"step {self.step + 1}: rollouts and update …")
                 row = self.train_step()
                 self.log(row)
                 self.failures.check(self.step)  # too many failed rollouts: stop
@@ -661,12 +690,16 @@ class Trainer:
                 if cfg.objective.mode != "sft" and (
                     self.step % cfg.eval.every == 0 or self.step == cfg.train.steps
                 ):
+                    phase(f"evaluating at step {self.step}: {self._eval_text()}")
                     ev = self._log_evals()
                     row["pass@1"] = ev["pass@1"]
                 if self.step % cfg.train.checkpoint_every == 0 or self.step == cfg.train.steps:
                     self.save_checkpoint()
                 info = fmt_row(row)
                 progress.update(task, completed=self.step, info=info)
-                if not getattr(self.console, "is_terminal", False):
-                    self.console.print(f"{name} step {self.step}/{cfg.train.steps} {info}")
+                if not tty:
+                    eta = eta_text(
+                        self.step - step0, cfg.train.steps - self.step, time.monotonic() - t_loop
+                    )
+                    self.console.print(f"{name} step {self.step}/{cfg.train.steps} {info}  {eta}")
         return last_train

@@ -129,7 +129,8 @@ def test_demo_ctrl_c_is_one_line_and_130(capsys, tmp_path, monkeypatch):
 
 
 @pytest.mark.integration
-def test_train_ctrl_c_via_sigint_is_one_line_and_130(tmp_path):
+def test_train_phases_eta_and_ctrl_c_via_sigint(tmp_path):
+    """What a user sees: the phases, the ETA; then Ctrl-C: one line and exit 130."""
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "envlearn", "train", str(TOY), f"run_dir={run}"]
     cmd += ["train.steps=50", "progress=false", "tensorboard=false"]
@@ -138,10 +139,19 @@ def test_train_ctrl_c_via_sigint_is_one_line_and_130(tmp_path):
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
     )
     assert proc.stdout is not None
+    seen = []
     for line in proc.stdout:  # training is under way once step 2 is reported
+        seen.append(line.rstrip("\n"))
         if " step 2/50 " in line:
             break
     proc.send_signal(signal.SIGINT)
+    # the long silent phases say what they do; each step line ends with an ETA
+    assert seen[:3] == [
+        "run: evaluating the starting model: 6 heldout tasks × 2 samples …",
+        "run: held-out env-CE diagnostic of the starting model …",
+        "run: running the oracles of 6 heldout tasks for the held-out env-CE diagnostic …",
+    ]
+    assert re.fullmatch(r"run step 1/50 reward .* eta \d+(s|m\d\ds|h\d\dm)", seen[3]), seen[3]
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     m = re.fullmatch(
