@@ -49,6 +49,7 @@ def register_task_suites(register: Callable[..., None]) -> None:
         adapter="terminal",
         description="bundled shell tasks (files, text, archives, git, python, processes)",
     )
+    __import__("envlearn_terminal.families", fromlist=["_"]).register_suites(register)
 
 
 @hookimpl
