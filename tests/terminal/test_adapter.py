@@ -146,6 +146,10 @@ def test_plugin_registers_adapter_suite_and_command() -> None:
         ({"nproc": 2}, "nproc=2 is too low"),
         ({"memory_mb": -1}, "memory_mb must be a positive integer"),
         ({"max_drain_bytes": 100}, "max_drain_bytes must be"),
+        ({"control_chars": "raw"}, "control_chars must be 'escape'"),
+        ({"clock": "frozen"}, "clock must be 'fixed'"),
+        ({"disk_mb": 0}, "disk_mb must be an integer >= 1"),
+        ({"disk_inodes": 10}, "disk_inodes must be an integer >= 64"),
     ],
 )
 def test_bad_options_say_what_to_fix(opts: dict[str, object], match: str) -> None:
@@ -459,3 +463,16 @@ def test_conformance_smoke(
     assert 0.0 <= a.score() <= 1.0
     a.close()
     a.close()
+
+
+@pytest.mark.integration
+def test_a_bad_task_clock_is_refused_and_leaves_nothing(
+    new_adapter: Callable[..., TerminalAdapter], workroot: Path
+) -> None:
+    a = new_adapter()
+    bad = Task(id="bad", adapter="terminal", instruction="x", data={"clock": "frozen"})
+    with pytest.raises(ValueError, match="data\\['clock'\\] must be 'fixed' or 'real'"):
+        a.reset(bad)
+    assert list(workroot.iterdir()) == []
+    a.reset(EMPTY)
+    assert_usable(a)

@@ -563,14 +563,16 @@ class TerminalAdapter(BaseAdapter):
             lease.release()
             raise
         ep = _Episode(task=task, root=root, lease=lease, timeout_s=timeout)
-        ep.nested_userns = bool(task.data.get("nested_userns", self.nested_userns))
-        clock = task.data.get("clock", self.clock)
-        if clock not in ("fixed", "real"):
-            raise ValueError(f"task {task.id!r}: data['clock'] must be 'fixed' or 'real'")
-        if clock == "fixed":
-            ep.clock = EpisodeClock(task.id, seed, timeout)
         self._res.episode = ep
         try:
+            ep.nested_userns = bool(task.data.get("nested_userns", self.nested_userns))
+            clock = task.data.get("clock", self.clock)
+            if clock not in ("fixed", "real"):
+                raise ValueError(
+                    f"task {task.id!r}: data['clock'] must be 'fixed' or 'real', got {clock!r}"
+                )
+            if clock == "fixed":
+                ep.clock = EpisodeClock(task.id, seed, timeout)
             ep.clock_fd = os.open(ep.root / "clock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             ep.stamped_since_ns = _kernel_file_time(ep.clock_fd)
             self._prepare_dirs(ep, task_dir)
