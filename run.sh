@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(bubblewrap git python3 python3-pytest zip unzip procps faketime libfaketime chromium gdb gcc)
+APT_PACKAGES=(bubblewrap git python3 python3-pytest zip unzip procps faketime libfaketime chromium gdb gcc make)
 PY=${PYTHON:-python3}
 
 setup() {
