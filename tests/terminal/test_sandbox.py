@@ -535,7 +535,7 @@ def test_control_character_policy(
 def test_full_screen_program_does_not_flood_the_transcript(
     new_adapter: Callable[..., TerminalAdapter],
 ) -> None:
-    a = new_adapter(timeout_s=3)  # vim waits ~2 s after warning that it has no terminal
+    a = new_adapter(timeout_s=5)  # vim waits ~2 s after warning that it has no terminal
     a.reset(Task(id="vi", adapter="terminal", instruction="x"))
     obs = run(a, "vi notes.txt")
     assert obs.info["stdout_bytes"] > 1000  # vi drew its screen...
