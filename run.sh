@@ -34,7 +34,9 @@ setup() {
       case "$d" in adapters/_template/) continue ;; esac
       [ -f "$d/pyproject.toml" ] && editables+=(-e "$d")
     done
-    .venv/bin/python -m pip install -q "torch==2.13.0" "${editables[@]}"
+    # setuptools prints an "Editable installation." warning block per editable package: quiet it
+    PYTHONWARNINGS="ignore:Editable installation:UserWarning" \
+      .venv/bin/python -m pip install -q "torch==2.13.0" "${editables[@]}"
     echo "$want" >"$stamp"
   fi
 }
