@@ -385,13 +385,13 @@ class BrowserAdapter(BaseAdapter):
         if self._task is None or self._task.data.get("kind") != "miniwob":
             return
         try:
-            done, reward, raw, reason = await self._page.evaluate(
-                "() => [WOB_DONE_GLOBAL, WOB_REWARD_GLOBAL, WOB_RAW_REWARD_GLOBAL, "
-                "WOB_REWARD_REASON]"
+            # (not WOB_REWARD_GLOBAL: it is discounted by wall time, so runs would differ)
+            done, raw, reason = await self._page.evaluate(
+                "() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON]"
             )
         except Exception:  # noqa: BLE001 - the page navigated away from MiniWoB
             return
-        self._miniwob = {"done": bool(done), "reward": reward, "raw_reward": raw, "reason": reason}
+        self._miniwob = {"done": bool(done), "raw_reward": raw, "reason": reason}
 
     async def _act(
         self, calls: tuple[BrowserCall, ...], problem: str | None, dropped: int

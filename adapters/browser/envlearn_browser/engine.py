@@ -257,28 +257,23 @@ class BrowserEngine:
         self.leftover = sorted(left)
 
 
-_engine_options: dict[str, Any] = {}
+MAX_RELAUNCHES = 3
+"""How many times one run replaces a crashed Chromium before giving up."""
 
 
 def shared_engine(executable: str | None = None) -> BrowserEngine:
-    """The run's browser (a run-scoped resource under :data:`RESOURCE_KEY`); relaunched if it
-    crashed."""
-    engine = run_resource(RESOURCE_KEY, lambda: BrowserEngine(executable), close=_close)
-    if engine.connected:
-        return engine
-    # Chromium died (crash, OOM kill): this run gets a new one under a fresh key
-    with _relaunch_lock:
-        gen = _generation.get(id(engine), 0) + 1
-        key = f"{RESOURCE_KEY}#{gen}"
-        fresh = run_resource(key, lambda: BrowserEngine(executable), close=_close)
-        _generation[id(fresh)] = gen
-        if fresh.connected:
-            return fresh
-    raise BrowserUnavailable("chromium crashed and could not be relaunched")
-
-
-_relaunch_lock = threading.Lock()
-_generation: dict[int, int] = {}
+    """The run's browser: a run-scoped resource under :data:`RESOURCE_KEY`.  If it crashed,
+    the next one in the run's chain (``browser.chromium#1``, ``#2``, ...) is used or launched."""
+    key = RESOURCE_KEY
+    for generation in range(MAX_RELAUNCHES + 1):
+        engine = run_resource(key, lambda: BrowserEngine(executable), close=_close)
+        if engine.connected:
+            return engine
+        key = f"{RESOURCE_KEY}#{generation + 1}"
+    raise BrowserUnavailable(
+        f"chromium crashed {MAX_RELAUNCHES + 1} times in this run; see the system log "
+        "(out of memory?) and start a new run"
+    )
 
 
 def _close(engine: BrowserEngine) -> None:
