@@ -149,3 +149,16 @@ def test_the_sandbox_hides_the_host_and_the_task_sources(new_adapter):
     probe = f"p [os.path.exists(p) for p in ({pkg!r}, '/root', '/etc/shadow')], os.getuid() != 0"
     obs = a.step(pdb("import os", probe))
     assert obs.content_text("debugger").endswith("([False, False, False], True)\n"), obs.text
+
+
+def test_the_work_space_is_capped_in_bytes(new_adapter):
+    a = new_adapter(disk_mb=16)
+    a.reset(py_task(PROG, TESTS))
+    if not a._res.episode.fs.capped:
+        pytest.skip("this process cannot mount a tmpfs (not root): the work space is not capped")
+    obs = a.step(pdb("!open('/work/big', 'wb').write(b'x' * (20 << 20))"))
+    assert "No space left on device" in obs.content_text("debugger")
+    assert "[the work space is full (16 MB or 20000 files)" in obs.text
+    assert (
+        a.step(pdb("!import os; os.remove('/work/big')", "p 1")).content_text("debugger") == "1\n"
+    )

@@ -29,12 +29,14 @@ from typing import Any, ClassVar
 
 from envlearn_terminal.sandbox import (
     ETC_WHITELIST,
+    CappedFs,
     Limits,
     SandboxKind,
     SandboxUnavailable,
     UidLease,
     bwrap_problem,
     lease_uid,
+    mount_capped_fs,
     rmtree_force,
     write_identity_files,
 )
@@ -155,6 +157,7 @@ class _Episode:
     box: Box
     timeout_s: float
     session: PdbSession | GdbSession | None = None
+    fs: CappedFs | None = None
     done: bool = False
     baseline: dict[str, bool] | None = None
     test_digest: dict[str, bytes] = field(default_factory=dict)
@@ -163,6 +166,8 @@ class _Episode:
         if self.session is not None:
             self.session.stop()
             self.session = None
+        if self.fs is not None:
+            self.fs.close()
         rmtree_force(self.root)
         self.lease.release()
 
@@ -269,6 +274,8 @@ class DebuggerAdapter(BaseAdapter):
         cpu_s: int = 60,
         memory_mb: int = 2048,
         nproc: int = 64,
+        disk_mb: int = 256,
+        disk_inodes: int = 20000,
         workdir_root: str | os.PathLike[str] | None = None,
     ) -> None:
         if sandbox not in ("bwrap", "none"):
@@ -300,7 +307,12 @@ class DebuggerAdapter(BaseAdapter):
                     f"{tool} is not installed: apt-get install -y gdb gcc (./run.sh setup does it)"
                 )
         self.sandbox: SandboxKind = "bwrap" if sandbox == "bwrap" else "none"
+        for opt, n in (("disk_mb", disk_mb), ("disk_inodes", disk_inodes)):
+            if not isinstance(n, int) or isinstance(n, bool) or n < 16:
+                raise ValueError(f"{opt} must be an integer >= 16, got {n!r}")
         self.limits = Limits(cpu_s=cpu_s, memory_mb=memory_mb, nproc=nproc)
+        self.disk_mb = disk_mb
+        self.disk_inodes = disk_inodes
         self.timeout_s = float(timeout_s)
         self.max_output_bytes = max_output_bytes
         self.max_observation_bytes = max_observation_bytes
@@ -398,13 +410,13 @@ class DebuggerAdapter(BaseAdapter):
             lease.release()
             raise
         box = Box(
-            work=root / "work",
-            home=root / "home",
+            work=root / "space" / "work",
+            home=root / "space" / "home",
             ctl=root / "ctl",
             uid=lease.uid,
             sandbox=self.sandbox,
             limits=self.limits,
-            ro_binds=((str(root / "task"), TASK_IN_BOX),),
+            ro_binds=((str(root / "space" / "task"), TASK_IN_BOX),),
             hide=_hidden_paths(),
         )
         ep = _Episode(task=task, root=root, lease=lease, box=box, timeout_s=timeout)
@@ -432,10 +444,15 @@ class DebuggerAdapter(BaseAdapter):
     def _prepare(self, ep: _Episode) -> None:
         box = ep.box
         ep.root.chmod(0o711)
+        # work dir, home and the tests' copy on one tmpfs capped in bytes and files (as root)
+        ep.fs = mount_capped_fs(
+            ep.root / "space", max_bytes=self.disk_mb << 20, max_inodes=self.disk_inodes
+        )
+        (ep.root / "space").chmod(0o755)
         box.work.mkdir(mode=0o755)
         box.home.mkdir(mode=0o700)
         box.ctl.mkdir(mode=0o755)
-        task_copy = ep.root / "task"
+        task_copy = ep.root / "space" / "task"
         task_copy.mkdir(mode=0o755)
         files: dict[str, str] = ep.task.data["files"]
         for name, text in files.items():
@@ -531,6 +548,13 @@ class DebuggerAdapter(BaseAdapter):
             pl.add(
                 notice(f"{pl.sep()}[{action.extra_blocks} more block(s) ignored: one per reply]\n")
             )
+        if ep.fs is not None and ep.fs.full():
+            pl.add(
+                notice(
+                    f"{pl.sep()}[the work space is full ({self.disk_mb} MB or "
+                    f"{self.disk_inodes} files): writes fail until files are removed]\n"
+                )
+            )
         if action.complete:
             ep.done = True
         return Observation(parts=pl.parts, done=ep.done)
@@ -621,7 +645,7 @@ class DebuggerAdapter(BaseAdapter):
         d = ep.task.data
         ctl = self._box_path(ep, ep.box.ctl, CTL_IN_BOX)
         work = self._box_path(ep, ep.box.work, WORK_IN_BOX)
-        tests_dir = self._box_path(ep, ep.root / "task", TASK_IN_BOX)
+        tests_dir = self._box_path(ep, ep.root / "space" / "task", TASK_IN_BOX)
         if d["backend"] == "python":
             rest = list(d["tests"])
         else:
