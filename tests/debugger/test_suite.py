@@ -62,6 +62,7 @@ def test_oracle_solves_and_noop_does_not(new_adapter, task):
         assert not any("edit not applied" in p.text for p in obs.parts), obs.text
     assert obs is not None and obs.done
     assert "FAILED" not in obs.content_text("test_report")
+    assert obs.info["action"] == "test" and obs.info["tests_passed"] == obs.info["tests_total"]
     assert a.score() == 1.0
 
 

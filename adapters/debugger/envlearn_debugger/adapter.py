@@ -536,11 +536,16 @@ class DebuggerAdapter(BaseAdapter):
                 parts=[notice("[the block contains a NUL character; nothing ran]\n")]
             )
         pl = _Parts()
+        info: dict[str, Any] = {"action": "debugger"}
         if action.language in ("edit", "diff"):
+            info["action"] = "edit"
             self._edit(ep, action.language, body, pl)
         elif action.language in ("test", "tests"):
+            info["action"] = "test"
             outcomes = self._run_tests(ep)
             self.last_outcomes = outcomes
+            info["tests_passed"] = sum(o.passed for o in outcomes)
+            info["tests_total"] = len(outcomes)
             pl.add(content("test_report", format_report(outcomes)))
         else:
             self._commands(ep, body, pl, lang)
@@ -557,7 +562,8 @@ class DebuggerAdapter(BaseAdapter):
             )
         if action.complete:
             ep.done = True
-        return Observation(parts=pl.parts, done=ep.done)
+        info["session_restarts"] = ep.session.restarts if ep.session else 0
+        return Observation(parts=pl.parts, done=ep.done, info=info)
 
     def _commands(self, ep: _Episode, body: str, pl: _Parts, lang: str) -> None:
         lines = [ln.strip() for ln in body.split("\n") if ln.strip()]
