@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from envlearn.channels import Adapter, Task
+from envlearn.resources import run_scope
 from envlearn.testing.checks import CHECKS
 from envlearn.testing.results import CheckFailed, CheckReport, CheckResult, CheckSkipped
 from envlearn.testing.subject import (
@@ -120,14 +121,17 @@ def check_adapter(
     )
     report = CheckReport(adapter=subject.label)
     interface_ok = True
-    for name in selected:
-        if name != "check_interface" and not interface_ok:
-            report.results.append(CheckResult(name, "skipped", _NEEDS_INTERFACE))
-            continue
-        result = run_check(name, subject, timeout_s=timeout_s)
-        report.results.append(result)
-        if name == "check_interface" and result.status == "failed":
-            interface_ok = False
+    # one run: run-scoped resources (a browser, a game cache) are shared by the checks and
+    # closed once at the end
+    with run_scope(f"envlearn check {subject.label}"):
+        for name in selected:
+            if name != "check_interface" and not interface_ok:
+                report.results.append(CheckResult(name, "skipped", _NEEDS_INTERFACE))
+                continue
+            result = run_check(name, subject, timeout_s=timeout_s)
+            report.results.append(result)
+            if name == "check_interface" and result.status == "failed":
+                interface_ok = False
     if interface_ok:
         try:
             report.description = subject.describe()
