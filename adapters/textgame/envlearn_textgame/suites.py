@@ -92,7 +92,7 @@ def switchboard_task(seed: int, split: Split, *, lamps: int = 6) -> Task:
 
 
 def builtin_tasks(n_train: int = 10, n_heldout: int = 4) -> list[Task]:
-    """Dungeons (4 to 6 rooms, inventory shown), word games and switchboards (5 to 6 lamps),
+    """Dungeons (4 to 6 rooms; inventory shown, and the room too in every other one), word games and switchboards (5 to 6 lamps),
     interleaved: train seeds from 0, held-out seeds from 1000 (held-out words never among the
     train words)."""
     train_words = {WordleGame(s).secret for s in range(n_train)}
@@ -103,13 +103,13 @@ def builtin_tasks(n_train: int = 10, n_heldout: int = 4) -> list[Task]:
             held_word_seeds.append(s)
         s += 1
     tasks: list[Task] = []
-    show = ("inventory",)
+    shows = (("room", "inventory"), ("inventory",))
     for i in range(n_train):
-        tasks.append(dungeon_task(i, "train", rooms=4 + i % 3, show=show))
+        tasks.append(dungeon_task(i, "train", rooms=4 + i % 3, show=shows[i % 2]))
         tasks.append(wordle_task(i, "train"))
         tasks.append(switchboard_task(i, "train", lamps=5 + i % 2))
     for i, ws in enumerate(held_word_seeds):
-        tasks.append(dungeon_task(1000 + i, "heldout", rooms=4 + i % 3, show=show))
+        tasks.append(dungeon_task(1000 + i, "heldout", rooms=4 + i % 3, show=shows[i % 2]))
         tasks.append(wordle_task(ws, "heldout"))
         tasks.append(switchboard_task(1000 + i, "heldout", lamps=5 + i % 2))
     return tasks
