@@ -94,10 +94,13 @@ def bench_backend(backend: str, reps: int) -> dict[str, tuple[float, float]]:
         s = a.session
         assert s is not None
         res: dict[str, tuple[float, float]] = {}
+        # p x while stopped in work(x); continue: to the breakpoint again (the next call);
+        # next: line by line through work() and the loop (a call it steps over stops at the
+        # breakpoint inside, as in any debugger)
         for label, cmd in (
             (pexpr, pexpr),
-            ("next", "next"),
             ("continue to a breakpoint", "continue"),
+            ("next", "next"),
         ):
             step = _time(lambda cmd=cmd: a.step(f"```{lang}\n{cmd}\n```"), reps)
             raw = _time(lambda cmd=cmd: s.run(cmd, timeout_s=10.0), reps)
