@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from envlearn_terminal.sandbox import processes_in_pid_namespace
 
-from tests.debugger.conftest import SessionTrace, c_task, gdb
+from tests.debugger.conftest import SessionTrace, c_task, gdb, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +96,15 @@ def test_close_leaves_no_process(new_adapter):
     trace = SessionTrace.of(a)
     a.close()
     trace.assert_gone()
+
+
+def test_a_gdb_that_stops_answering_is_restarted(new_adapter):
+    a = new_adapter(timeout_s=1.0)
+    a.reset(c_task(PROG, CASES, args=["2"]))
+    old = SessionTrace.of(a)
+    obs = a.step(gdb("shell sleep 60", "print 1"))
+    assert "[gdb was restarted: gdb did not answer in time, so it was killed." in obs.text
+    assert "[1 command(s) after it were not run]" in obs.text
+    assert "Temporary breakpoint 1, main (argc=2" in obs.content_text("debugger")  # fresh start
+    assert wait_until(lambda: not processes_in_pid_namespace(old.ns))
+    assert a.step(gdb("print 2 + 2")).content_text("debugger") == "$1 = 4\n"
