@@ -64,6 +64,10 @@ def test_outside_requests_are_aborted_and_reported(adapter):
     assert "navigation blocked: file:///etc/passwd" in _notices(obs)
     obs = adapter.step(_act('goto("/")'))
     assert obs.content_text("url") == "url: /\n"
+    obs = adapter.step(_act(f'goto("/{"x" * 1000}")'))  # a 404 page with a very long url
+    assert obs.content_text("url") == f"url: /{'x' * 299}\n"
+    assert "[url cut: 1001 characters, first 300 shown]" in _notices(obs)
+    obs = adapter.step(_act('goto("/")'))
     obs = adapter.step(_act("click(2)"))  # a link to another host
     assert "navigation blocked" in _notices(obs)
     assert obs.content_text("url") == "url: /\n"  # back on the site
@@ -143,6 +147,22 @@ def test_the_page_tree_is_capped_in_lines(monkeypatch):
         assert "[the page has 302 more element(s) than can be shown]" in _notices(obs)
     finally:
         a.close()
+
+
+def test_failed_calls_are_notices_that_name_the_problem(adapter):
+    adapter.reset(_task("/signup", site="forms"), seed=0)
+    for call, expect in [
+        ('select(13, "Atlantis")', "[drop-down 13 has no option 'Atlantis'; it has 'Choose…', "),
+        ('select(10, "x")', '[element 10 is not a drop-down: select(10, "x")]'),
+        ('type(15, "hi")', '[element 15 does not support type: type(15, "hi")]'),
+        ('press("Foo")', 'Unknown key: "Foo"'),
+        ("back()", "[back(): there is no earlier page on this site]"),
+    ]:
+        obs = adapter.step(_act(call))
+        assert expect in _notices(obs), (call, _notices(obs))
+        assert obs.content_text("url") == "url: /signup\n"
+    obs = adapter.step(_act('select(13, "Kenya")'))
+    assert 'combobox "Country" value="Kenya"' in obs.content_text("page")
 
 
 def test_malformed_replies_are_notices_and_the_page_is_unchanged(adapter):

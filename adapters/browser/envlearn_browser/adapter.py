@@ -62,6 +62,8 @@ _MINIWOB_SKIP = "#reward-display, #sync-task-cover"  # MiniWoB's clock and score
 
 MAX_LINE_CHARS = 200
 """A text or name longer than this is cut (with an ellipsis) in the page tree."""
+MAX_URL_CHARS = 300
+"""A longer url (path and query) is cut, with a notice."""
 MAX_TREE_LINES = 5000
 """The page tree stops after this many lines (a notice says how many more there were)."""
 
@@ -429,12 +431,26 @@ class BrowserAdapter(BaseAdapter):
             elif call.name == "type":
                 await loc.fill(call.text or "", timeout=timeout)
             elif call.name == "select":
-                try:
+                options = await loc.evaluate(
+                    "el => el.tagName === 'SELECT' ? Array.from(el.options).map("
+                    "o => [o.label.replace(/\\s+/g, ' ').trim(), o.value]) : null"
+                )
+                if options is None:
+                    notes.append(notice(f"[element {call.id} is not a drop-down: {call}]\n"))
+                    return False
+                labels = [label for label, _ in options]
+                if call.text in labels:
                     await loc.select_option(label=call.text, timeout=timeout)
-                except Exception as e:  # noqa: BLE001
-                    if "Timeout" in type(e).__name__:
-                        raise
+                elif call.text in [value for _, value in options]:
                     await loc.select_option(value=call.text, timeout=timeout)
+                else:
+                    shown = ", ".join(repr(x) for x in labels[:20])
+                    notes.append(
+                        notice(
+                            f"[drop-down {call.id} has no option {call.text!r}; it has {shown}]\n"
+                        )
+                    )
+                    return False
             elif call.name == "press":
                 if loc is not None:
                     await loc.press(call.text or "", timeout=timeout)
@@ -455,7 +471,12 @@ class BrowserAdapter(BaseAdapter):
                     return False
                 await page.goto(target, wait_until="load", timeout=timeout * 3)
             elif call.name == "back":
+                origin = self._server.origin  # type: ignore[union-attr]
                 await page.go_back(wait_until="load", timeout=timeout * 3)
+                if not page.url.startswith(origin):  # before the task's first page
+                    await page.go_forward(wait_until="load", timeout=timeout * 3)
+                    notes.append(notice("[back(): there is no earlier page on this site]\n"))
+                    return False
         except Exception as e:  # noqa: BLE001 - Playwright errors are the model's observation
             if self._engine is None or not self._engine.connected:
                 raise EpisodeError(f"the browser died during {call}: {e}") from e
@@ -465,8 +486,6 @@ class BrowserAdapter(BaseAdapter):
                 notes.append(notice(f"[action timed out after {timeout / 1000:g} s: {call}]\n"))
             elif "ERR_BLOCKED_BY_CLIENT" in msg or "net::" in msg:
                 notes.append(notice(f"[navigation blocked: {call}]\n"))
-            elif "did not find some options" in msg or "options" in msg.lower():
-                notes.append(notice(f"[no option {call.text!r} in element {call.id}: {call}]\n"))
             elif "not a <select>" in msg or "Element is not" in msg:
                 notes.append(notice(f"[element {call.id} does not support {call.name}: {call}]\n"))
             else:
@@ -533,9 +552,14 @@ class BrowserAdapter(BaseAdapter):
         dialogs = [t for ch, t in events if ch == "dialog"]
         consoles = [t for ch, t in events if ch == "console"]
         notes.extend(notice(t) for ch, t in events if ch == "notice")
-        path = page.url[len(origin) :] if page.url.startswith(origin) else page.url
+        path = (page.url[len(origin) :] if page.url.startswith(origin) else page.url) or "/"
+        if len(path) > MAX_URL_CHARS:
+            notes.append(
+                notice(f"[url cut: {len(path)} characters, first {MAX_URL_CHARS} shown]\n")
+            )
+            path = path[:MAX_URL_CHARS]
         parts: list[Part] = [
-            content("url", f"url: {path or '/'}\n"),
+            content("url", f"url: {path}\n"),
             content("title", f"title: {_one_line(got['title'])}\n"),
         ]
         for d in dialogs[: self.max_console_lines]:

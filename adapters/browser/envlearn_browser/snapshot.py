@@ -98,7 +98,18 @@ SNAPSHOT_JS = r"""
       if (clean(t)) return t;
     }
     if (el.labels && el.labels.length) {
-      const t = Array.from(el.labels).map((l) => l.innerText).join(' ');
+      // the label's own words: not the control's text (a select's options) when it wraps it
+      const own = (l) => {
+        let out = '';
+        const w = document.createTreeWalker(l, NodeFilter.SHOW_TEXT);
+        for (let n = w.nextNode(); n; n = w.nextNode()) {
+          const p = n.parentElement;
+          if (el.contains(n) || (p && p.closest('select,textarea,option,script,style'))) continue;
+          out += ' ' + n.textContent;
+        }
+        return out;
+      };
+      const t = Array.from(el.labels).map(own).join(' ');
       if (clean(t)) return t;
     }
     return '';
