@@ -1,25 +1,30 @@
 """Benchmark the objective: ECHO's cost over GRPO, and the chunked head's memory.
 
-Run:  .venv/bin/python bench/objective.py            (≈ 3-4 min on 2 CPU cores)
-      .venv/bin/python bench/objective.py --quick    (smaller repeats, for a smoke run)
+Run:  .venv/bin/python bench/objective.py            (tiny + wide shapes, then Qwen3-0.6B's)
+      .venv/bin/python bench/objective.py --quick    (smaller repeats, no 0.6B: a smoke run)
+      .venv/bin/python bench/objective.py --only-0p6b
 
-1. Step time (forward + backward + AdamW step, same batch, same model), medians over repeats,
-   variants interleaved round by round so drift hits all alike; also the fastest repeat and the
-   median process CPU time, which other processes on a shared machine disturb less:
-   - ``echo``: objective(mode=echo): log-probs at action|env rows, gradient through both.
-   - ``grpo``: objective(mode=grpo): same rows (env CE as a metric), gradient only through
-     action rows (env rows are skipped in backward).
-   - ``grpo_act``: a GRPO that computes action rows only (no env-CE metric).
-   - ``naive``: ECHO through full ``model(...).logits`` + log_softmax (what the chunked head
-     replaces), and ``naive_grpo``: GRPO the same way (how GRPO is commonly implemented: the
-     lm_head backward runs over every position, masked or not).
+1. Step time (forward + backward, + AdamW at the small shapes), same batch, same model,
+   variants interleaved round by round so drift hits all alike; medians of wall time and of
+   process CPU time (the latter less disturbed by other processes on a shared machine):
+   - ``echo``: objective(mode=echo), env_token_fraction 1.0 (env rows' head gradients fused
+     into the forward); ``echo25``: env_token_fraction 0.25; ``echo_nofuse``: 1.0 without the
+     fused env gradient (recomputed in backward, as before).
+   - ``grpo``: objective(mode=grpo): action rows trained, env rows scored for the env-CE metric
+     (lm_head forward only).  ``grpo_act``: action rows only (no env-CE metric).
+   - ``naive_grpo``: GRPO through full ``model(...).logits`` + log_softmax (what TRL computes:
+     the lm_head forward and backward over every position).
    Masks: 15 % prompt, then turns of (action, 3× as long observation): ≈ 21 % action tokens,
-   ≈ 64 % env tokens; the second sequence has 5 % padding.
-2. Peak memory of the loss path alone (hidden states → loss → backward; the backbone excluded),
-   chunked vs naive full logits, each in a fresh subprocess.  Method: inputs are built, then the
-   kernel's peak-RSS counter is reset (``echo 5 > /proc/self/clear_refs``) and the path is run;
-   peak = VmHWM − VmRSS before the run (torch's CPU allocator returns large blocks to the OS, so
-   RSS follows live tensors).  On a CUDA machine ``--device cuda`` uses
+   ≈ 64 % env tokens.
+   Next to each ratio, the FLOP bound: the ratio if time were proportional to FLOPs, with the
+   backbone at 2·params·tokens + 4·T²·heads·head_dim per layer forward (×3 with backward) and
+   the lm_head at 2·H·V per row per matmul, each at its minimum: an action row 3 matmuls
+   (logits, grad_h, grad_W), a trained env row 3, a metric-only env row 1, an unscored row 0;
+   full-logits GRPO: 3 for every position.
+2. Peak memory of the loss path alone (hidden states → ECHO loss → backward; the backbone
+   excluded), chunked vs naive full logits, each in a fresh subprocess.  Method: inputs are
+   built, then the kernel's peak-RSS counter is reset (``echo 5 > /proc/self/clear_refs``) and
+   the path is run; peak = VmHWM − VmRSS before the run.  On CUDA ``--device cuda`` uses
    ``torch.cuda.max_memory_allocated`` instead.
 """
 
@@ -44,7 +49,10 @@ from envlearn.models import TinyModelConfig, tiny_model  # noqa: E402
 from envlearn.objective import (  # noqa: E402
     ChunkedLinearLogprob,
     ObjectiveConfig,
+    StepNorms,
     compute_loss,
+    count_norms,
+    env_coefficients,
     objective,
     token_logprobs,
 )
@@ -105,49 +113,119 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def flop_bounds(mcfg: TinyModelConfig, batch: Batch) -> dict[str, float]:
+    """Minimum FLOPs of one step (forward + backward) per variant: the backbone's, plus the
+    lm_head's at each row's minimum number of ``[H] x [H, V]`` products (see the docstring)."""
+    bsz, seqlen = batch.input_ids.shape
+    h, v, n_l = mcfg.hidden_size, mcfg.vocab_size, mcfg.num_hidden_layers
+    attn_w = mcfg.num_attention_heads * mcfg.head_dim
+    kv_w = mcfg.num_key_value_heads * mcfg.head_dim
+    layer_params = h * (2 * attn_w + 2 * kv_w) + 3 * h * mcfg.intermediate_size
+    fwd = n_l * (2 * layer_params * bsz * seqlen + 4 * bsz * seqlen**2 * attn_w)
+    backbone = 3 * fwd
+    row = 2 * h * v
+    n_a = float(batch.action_mask.sum())
+    n_e = float(batch.env_mask.sum())
+    return {
+        "grpo": backbone + row * (3 * n_a + n_e),
+        "grpo_act": backbone + row * 3 * n_a,
+        "echo": backbone + row * (3 * n_a + 3 * n_e),
+        "echo25": backbone + row * (3 * n_a + 3 * 0.25 * n_e),
+        "naive_grpo": backbone + row * 3 * bsz * (seqlen - 1),
+    }
+
+
 def time_steps(
-    name: str, mcfg: TinyModelConfig, bsz: int, seqlen: int, repeats: int, device: str
-) -> list[dict]:
-    """Median and fastest step time per variant, variants interleaved round by round."""
+    name: str,
+    mcfg: TinyModelConfig,
+    bsz: int,
+    seqlen: int,
+    repeats: int,
+    device: str,
+    *,
+    variants: list[str],
+    optimizer: bool = True,
+    warmup: bool = True,
+) -> dict:
+    """Median wall and CPU time per variant, variants interleaved round by round."""
     model = tiny_model(mcfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5) if optimizer else None
     batch = make_batch(bsz, seqlen, mcfg.vocab_size, device=device)
-    echo_cfg = ObjectiveConfig(mode="echo", env_lambda=0.1)
-    grpo_cfg = ObjectiveConfig(mode="grpo")
-    variants = {
-        "echo": lambda: objective(model, batch, echo_cfg),
-        "grpo": lambda: objective(model, batch, grpo_cfg),
-        "grpo_act": lambda: _grpo_action_only(model, batch, grpo_cfg),
-        "naive": lambda: _naive(model, batch, echo_cfg),
-        "naive_grpo": lambda: _naive(model, batch, grpo_cfg),
+    cfgs = {
+        "echo": ObjectiveConfig(mode="echo", env_lambda=0.1),
+        "echo25": ObjectiveConfig(mode="echo", env_lambda=0.1, env_token_fraction=0.25),
+        "echo_nofuse": ObjectiveConfig(mode="echo", env_lambda=0.1, fused_env_grad=False),
+        "grpo": ObjectiveConfig(mode="grpo"),
+    }
+    gen = torch.Generator().manual_seed(0)
+    fns = {
+        "echo": lambda: objective(model, batch, cfgs["echo"]),
+        "echo25": lambda: objective(model, batch, cfgs["echo25"], generator=gen),
+        "echo_nofuse": lambda: objective(model, batch, cfgs["echo_nofuse"]),
+        "grpo": lambda: objective(model, batch, cfgs["grpo"]),
+        "grpo_act": lambda: _grpo_action_only(model, batch, cfgs["grpo"]),
+        "naive_grpo": lambda: _naive(model, batch, cfgs["grpo"]),
     }
     times: dict[str, list[float]] = {k: [] for k in variants}
     cpu: dict[str, list[float]] = {k: [] for k in variants}
-    for rnd in range(repeats + 1):  # round 0 is warm-up
-        for k, fn in variants.items():
-            opt.zero_grad(set_to_none=True)
+    for rnd in range(repeats + (1 if warmup else 0)):
+        for k in variants:
+            model.zero_grad(set_to_none=True)
             _sync(device)
             t0, c0 = time.perf_counter(), time.process_time()
-            loss, _ = fn()
+            loss, _ = fns[k]()
             loss.backward()
-            opt.step()
+            if opt is not None:
+                opt.step()
             _sync(device)
-            if rnd > 0:
+            if rnd > 0 or not warmup:
                 times[k].append(time.perf_counter() - t0)
                 cpu[k].append(time.process_time() - c0)
-    common = {
-        "shape": f"B{bsz} T{seqlen} V{mcfg.vocab_size} H{mcfg.hidden_size}",
+    return {
+        "name": name,
+        "shape": f"B{bsz} T{seqlen} V{mcfg.vocab_size} H{mcfg.hidden_size} L{mcfg.num_hidden_layers}",
         "frac_action": float(batch.action_mask.float().mean()),
         "frac_env": float(batch.env_mask.float().mean()),
+        "wall": {k: statistics.median(v) for k, v in times.items()},
+        "cpu": {k: statistics.median(v) for k, v in cpu.items()},
+        "n": repeats,
+        "flops": flop_bounds(mcfg, batch),
+        "optimizer": optimizer,
     }
-    med = {k: statistics.median(v) for k, v in times.items()}
-    low = {k: min(v) for k, v in times.items()}
-    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
-    return [
-        {"name": name, **common, **med},
-        {"name": f"{name}/min", **common, **low},
-        {"name": f"{name}/cpu", **common, **cpu_med},
-    ]
+
+
+RATIOS = [
+    ("echo/grpo", "echo", "grpo"),
+    ("echo25/grpo", "echo25", "grpo"),
+    ("echo/grpo_act", "echo", "grpo_act"),
+    ("echo/naive_grpo", "echo", "naive_grpo"),
+    ("echo25/naive_grpo", "echo25", "naive_grpo"),
+    ("nofuse/echo", "echo_nofuse", "echo"),
+]
+
+
+def print_times(rows: list[dict]) -> None:
+    """Times per variant, then each ratio (wall, CPU) next to its FLOP bound."""
+    for r in rows:
+        opt = "fwd+bwd+AdamW" if r["optimizer"] else "fwd+bwd"
+        print(
+            f"\n{r['name']}: {r['shape']}  action {100 * r['frac_action']:.1f}%  env "
+            f"{100 * r['frac_env']:.1f}%  ({opt}, median of {r['n']})"
+        )
+        print(f"  {'variant':12} {'wall s':>9} {'cpu s':>9}")
+        for k in r["wall"]:
+            print(f"  {k:12} {r['wall'][k]:9.3f} {r['cpu'][k]:9.3f}")
+        print(f"  {'ratio':18} {'wall':>7} {'cpu':>7} {'FLOP bound':>10} {'cpu/bound':>9}")
+        for label, a, b in RATIOS:
+            if a not in r["wall"] or b not in r["wall"]:
+                continue
+            fa, fb = r["flops"].get(a), r["flops"].get(b)
+            bound = fa / fb if fa is not None and fb is not None else float("nan")
+            cr = r["cpu"][a] / r["cpu"][b]
+            print(
+                f"  {label:18} {r['wall'][a] / r['wall'][b]:7.3f} {cr:7.3f} {bound:10.3f} "
+                f"{cr / bound:9.3f}"
+            )
 
 
 # --------------------------------------------------------------------------------- memory
@@ -177,15 +255,20 @@ def memory_child(
     else:
         Path("/proc/self/clear_refs").write_text("5")
         start = _status_kb("VmRSS") * 1024
-    if path == "chunked":
+    env_term = None
+    if path == "chunked":  # the objective's path: env rows' head gradients fused in forward
         sel = pos[:, 1:]
-        lp_sel = ChunkedLinearLogprob.apply(
+        coef = -cfg.env_lambda * env_coefficients(
+            batch, cfg, StepNorms.from_counts(count_norms(batch))
+        )
+        lp_sel, env_term = ChunkedLinearLogprob.apply(
             h[:, :-1][sel],
             w,
             None,
             batch.input_ids[:, 1:][sel],
             torch.ones(int(sel.sum()), device=device),
             chunk,
+            coef.to(torch.float32)[:, 1:][sel],
         )
         lp = torch.zeros(pos.shape, device=device).masked_scatter(pos, lp_sel)
     else:
@@ -195,7 +278,7 @@ def memory_child(
             2, batch.input_ids[:, 1:, None]
         )[..., 0]
         del logits
-    loss, _ = compute_loss(lp, batch, cfg)
+    loss, _ = compute_loss(lp, batch, cfg, env_term=env_term)
     loss.backward()
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -238,9 +321,10 @@ def run_memory(bsz: int, seqlen: int, vocab: int, hidden: int, chunk: int, devic
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the step-time table and the memory table."""
+    """Print the step-time tables and the memory table."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
+    p.add_argument("--quick", action="store_true", help="fewer repeats, no 0.6B (smoke run)")
+    p.add_argument("--only-0p6b", action="store_true", help="only Qwen3-0.6B's shape")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--memory-child", choices=["chunked", "naive"], help=argparse.SUPPRESS)
     p.add_argument("--mem-b", type=int, default=2)
@@ -264,66 +348,80 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"device={args.device} threads={torch.get_num_threads()} torch={torch.__version__} "
-        f"loadavg(1m)={os.getloadavg()[0]:.2f} (other work on the machine skews every figure)"
+        f"loadavg(1m)={os.getloadavg()[0]:.2f} (other work on the machine skews every figure; "
+        "compare the CPU-time ratios)"
     )
-    repeats = 3 if args.quick else 7
-    wide_repeats = 2 if args.quick else 5
-    tiny_cfg = TinyModelConfig()
-    wide_cfg = TinyModelConfig(
-        vocab_size=32768,
-        hidden_size=256,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=64,
-        intermediate_size=512,
-    )
-    rows = time_steps("tiny", tiny_cfg, 8, 512, repeats, args.device)
-    rows += time_steps("wide", wide_cfg, 2, 2048, wide_repeats, args.device)
-    print(
-        "\nStep time (fwd + bwd + AdamW), seconds: median wall time over repeats; */min: the "
-        "fastest repeat; */cpu: median process CPU time (both less sensitive to other load); "
-        "ratios from the same run"
-    )
-    cols = ["echo", "grpo", "grpo_act", "naive", "naive_grpo"]
-    ratios = [
-        ("echo/grpo", "echo", "grpo"),
-        ("echo/grpo_act", "echo", "grpo_act"),
-        ("grpo/grpo_act", "grpo", "grpo_act"),
-        ("echo/naive", "echo", "naive"),
-        ("echo/naive_grpo", "echo", "naive_grpo"),
-    ]
-    print(
-        f"{'model':9} {'shape':26} {'act%':>5} {'env%':>5} "
-        + " ".join(f"{c:>10}" for c in cols)
-        + " "
-        + " ".join(f"{r[0]:>15}" for r in ratios)
-    )
-    for r in rows:
-        print(
-            f"{r['name']:9} {r['shape']:26} {100 * r['frac_action']:5.1f} "
-            f"{100 * r['frac_env']:5.1f} "
-            + " ".join(f"{r[c]:10.4f}" for c in cols)
-            + " "
-            + " ".join(f"{r[a] / r[b]:15.3f}" for _, a, b in ratios)
+    small = ["echo", "echo25", "echo_nofuse", "grpo", "grpo_act", "naive_grpo"]
+    rows = []
+    if not args.only_0p6b:
+        repeats = 3 if args.quick else 5
+        rows.append(
+            time_steps("tiny", TinyModelConfig(), 8, 512, repeats, args.device, variants=small)
         )
-    print(f"goal: echo/grpo <= 1.02   (loadavg(1m) now {os.getloadavg()[0]:.2f})")
+        wide = TinyModelConfig(
+            vocab_size=32768,
+            hidden_size=256,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=64,
+            intermediate_size=512,
+        )
+        rows.append(time_steps("wide", wide, 2, 2048, 2, args.device, variants=small))
+    if not args.quick:
+        # Qwen3-0.6B's config (all 28 layers), random weights, T = 1024: forward + backward only
+        # (no AdamW: its cost is the same for every variant), ONE round, no warm-up: each step is
+        # about 4 TFLOP, minutes of CPU (the figures are single measurements)
+        qwen06 = TinyModelConfig(
+            vocab_size=151936,
+            hidden_size=1024,
+            num_hidden_layers=28,
+            num_attention_heads=16,
+            num_key_value_heads=8,
+            head_dim=128,
+            intermediate_size=3072,
+            max_position_embeddings=40960,
+            tie_word_embeddings=True,
+        )
+        rows.append(
+            time_steps(
+                "qwen3-0.6b",
+                qwen06,
+                1,
+                1024,
+                1,
+                args.device,
+                variants=["echo", "echo25", "grpo", "naive_grpo"],
+                optimizer=False,
+                warmup=False,
+            )
+        )
+    print_times(rows)
+    print(
+        "goals: echo/grpo within 5 % of its FLOP bound; echo25/grpo <= 1.05 at the 0.6B shape; "
+        f"echo/naive_grpo <= 1.0 everywhere   (loadavg(1m) now {os.getloadavg()[0]:.2f})"
+    )
 
-    mem = run_memory(args.mem_b, args.mem_t, args.mem_v, args.mem_h, args.chunk, args.device)
-    c, n = mem["chunked"], mem["naive"]
-    one_logits = args.mem_b * args.mem_t * args.mem_v * 4
+    shapes = [(args.mem_b, args.mem_t, args.mem_v, args.mem_h, "current")]
+    if not args.quick:
+        shapes.append((1, 1024, 151936, 1024, "qwen3-0.6b head"))
+    print("\nPeak memory of hidden states -> ECHO loss -> backward (fresh process each)")
     print(
-        f"\nPeak memory of hidden states -> ECHO loss -> backward (fresh process each), "
-        f"B{args.mem_b} T{args.mem_t} V{args.mem_v} H{args.mem_h} chunk {args.chunk}"
+        f"{'shape':34} {'chunk':>5} {'chunked MiB':>11} {'naive MiB':>10} {'ratio':>6} {'[B,T,V] f32 MiB':>15}"
     )
-    print(f"{'path':8} {'peak MiB':>9} {'loss':>10}")
-    for r in (c, n):
-        print(f"{r['path']:8} {r['peak_bytes'] / 2**20:9.1f} {r['loss']:10.5f}")
-    print(f"one [B,T,V] float32 tensor = {one_logits / 2**20:.0f} MiB")
-    print(
-        f"chunked/naive peak = {c['peak_bytes'] / n['peak_bytes']:.3f}   (goal <= 0.25); "
-        f"same loss: {abs(c['loss'] - n['loss']) < 1e-4}, "
-        f"same grad norm: {abs(c['grad_w_norm'] - n['grad_w_norm']) < 1e-3 * n['grad_w_norm']}"
-    )
+    for bsz, seqlen, vocab, hidden, label in shapes:
+        for chunk in sorted({args.chunk, 256}):
+            mem = run_memory(bsz, seqlen, vocab, hidden, chunk, args.device)
+            c, n = mem["chunked"], mem["naive"]
+            same = (
+                abs(c["loss"] - n["loss"]) < 1e-4
+                and abs(c["grad_w_norm"] - n["grad_w_norm"]) < 1e-3 * n["grad_w_norm"]
+            )
+            print(
+                f"{label + f' B{bsz} T{seqlen} V{vocab} H{hidden}':34} {chunk:5d} "
+                f"{c['peak_bytes'] / 2**20:11.1f} {n['peak_bytes'] / 2**20:10.1f} "
+                f"{c['peak_bytes'] / n['peak_bytes']:6.3f} {bsz * seqlen * vocab * 4 / 2**20:15.0f}"
+                + ("" if same else "   (loss/grad MISMATCH)")
+            )
     return 0
 
 
