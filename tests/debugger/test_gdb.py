@@ -7,7 +7,7 @@ import json
 import pytest
 from envlearn_terminal.sandbox import processes_in_pid_namespace
 
-from tests.debugger.conftest import SessionTrace, c_task, gdb, wait_until
+from .conftest import SessionTrace, c_task, gdb, wait_until
 
 pytestmark = pytest.mark.integration
 

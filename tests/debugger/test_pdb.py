@@ -8,7 +8,7 @@ import os
 import pytest
 from envlearn_terminal.sandbox import processes_in_pid_namespace
 
-from tests.debugger.conftest import SessionTrace, pdb, py_task, wait_until
+from .conftest import SessionTrace, pdb, py_task, wait_until
 
 pytestmark = pytest.mark.integration
 

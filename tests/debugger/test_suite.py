@@ -9,7 +9,8 @@ import pytest
 from envlearn_debugger.suite import load_bundled_tasks
 
 from envlearn.actions import fenced_blocks
-from tests.debugger.conftest import py_task
+
+from .conftest import py_task
 
 TASKS = load_bundled_tasks()
 
