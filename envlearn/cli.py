@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("envlearn.testing.check", "cli_check", "run conformance checks on an adapter"),
     "new-adapter": ("envlearn.testing.template", "cli_new_adapter", "start a new adapter plugin"),
     "demo": ("envlearn.demo", "cli_demo", "SFT warm start, then GRPO vs ECHO, then a report"),
+    "model": ("envlearn.model_prep", "cli_model", "prepare a pretrained model for offline use"),
 }
 
 
