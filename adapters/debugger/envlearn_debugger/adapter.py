@@ -340,6 +340,7 @@ class DebuggerAdapter(BaseAdapter):
         backend = task.data.get("backend", "python")
         lang = DEBUG_LANGS.get(backend, "pdb")
         editable = ", ".join(task.data.get("editable", [])) or "the program's files"
+        first_file = (task.data.get("editable") or [""])[0]
         if backend == "c":
             what = (
                 "a C program, compiled with gcc -g -O0 to /work/prog and loaded in gdb (stopped "
@@ -347,6 +348,9 @@ class DebuggerAdapter(BaseAdapter):
                 f"{', '.join(task.data.get('tests', []))}."
             )
             dbg_example = "```gdb\nbreak sum_range\ncontinue\ninfo locals\n```"
+            edit_example = (
+                f"```edit\n{first_file or 'prog.c'} 7-7\n  for (int i = 0; i < n; i++)\n```"
+            )
             hint = (
                 "Use ordinary gdb commands (break, run, continue, next, step, finish, print, "
                 "info locals, info registers, backtrace, list, up, down). Editing a .c file "
@@ -358,6 +362,9 @@ class DebuggerAdapter(BaseAdapter):
                 f"{task.data.get('debug', {}).get('test') or task.data.get('debug', {}).get('script')}."
             )
             dbg_example = "```pdb\nbreak stats.py:12\ncontinue\np xs, mid\n```"
+            edit_example = (
+                f"```edit\n{first_file or 'stats.py'} 12-12\n    return xs[len(xs) // 2]\n```"
+            )
             hint = (
                 "Use ordinary pdb commands (break, continue, next, step, return, p, pp, where, "
                 "list, up, down, args). When the program ends it restarts under pdb; editing a "
@@ -371,13 +378,12 @@ class DebuggerAdapter(BaseAdapter):
             f"1. debugger commands, one per line (at most {MAX_COMMANDS}), in a ```{lang} block, "
             f"for example:\n{dbg_example}\n{hint}\n"
             "2. an edit: ```edit with a first line 'FILE START-END', then the lines that replace "
-            "lines START..END (inclusive), for example:\n"
-            "```edit\nstats.py 12-12\n    return xs[len(xs) // 2]\n```\n"
+            f"lines START..END (inclusive), for example:\n{edit_example}\n"
             "   or a unified diff in a ```diff block (--- a/FILE, +++ b/FILE, @@ hunks).\n"
             "3. ```test with the word run: runs the tests and reports what passed and failed.\n"
             f"Each debugger command may run {self._timeout(task):g} s before the program is "
             f"interrupted; output beyond {self.max_output_bytes} bytes per stream is cut.\n\n"
-            + format_help(dbg_example)
+            + format_help("```test\nrun\n```")
         )
 
     @property
