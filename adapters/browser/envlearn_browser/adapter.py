@@ -378,7 +378,11 @@ class BrowserAdapter(BaseAdapter):
             [the_seed, task.data.get("mode", "train")],
         )
         await self._settle([])
-        utterance = await self._page.evaluate("() => core.getUtterance()")
+        # a few tasks return {utterance, fields} in train mode
+        utterance = await self._page.evaluate(
+            "() => { const u = core.getUtterance(); "
+            "return typeof u === 'string' ? u : String((u && u.utterance) || ''); }"
+        )
         await self._read_miniwob()
         parts = [content("instruction", f"instruction: {_one_line(utterance)}\n")]
         return parts + await self._observe([])
