@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "new-adapter": ("envlearn.testing.template", "cli_new_adapter", "start a new adapter plugin"),
     "demo": ("envlearn.demo", "cli_demo", "SFT warm start, then GRPO vs ECHO, then a report"),
     "model": ("envlearn.model_prep", "cli_model", "prepare a pretrained model for offline use"),
+    "science": ("envlearn.science", "cli_science", "the paper's four findings on task families"),
 }
 
 
