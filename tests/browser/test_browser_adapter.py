@@ -262,6 +262,17 @@ async def _noop() -> None:
     return None
 
 
+def test_a_missing_chromium_fails_the_episode_with_the_fix():
+    from envlearn_browser.engine import BrowserUnavailable
+
+    with run_scope("no-chromium"):
+        a = BrowserAdapter(chromium="/nonexistent/chromium")
+        with pytest.raises(BrowserUnavailable, match="not an executable file; install Debian's"):
+            a.reset(_task("/"), seed=0)
+        assert isinstance(BrowserUnavailable("x"), EpisodeError)  # the rollout is marked failed
+        a.close()
+
+
 def test_shared_engine_is_the_run_resource():
     with run_scope("one"):
         e1 = shared_engine()

@@ -163,11 +163,11 @@ class BrowserAdapter(BaseAdapter):
         self._events = []
         self._blocked = []
         self._miniwob = {}
+        self._engine = shared_engine(self.chromium)  # BrowserUnavailable: the rollout fails
         if kind == "site":
             self._server = SiteServer(site)
         else:
             self._server = SiteServer(static_root=_miniwob_dir())
-        self._engine = shared_engine(self.chromium)
         origin = self._server.origin
         try:
             self._engine.run(self._open(origin), 30.0, what="opening a browser context")
@@ -180,9 +180,11 @@ class BrowserAdapter(BaseAdapter):
                 parts = self._engine.run(
                     self._start_miniwob(task, seed), self.step_timeout_s, what="starting MiniWoB"
                 )
-        except TimeoutError as e:
+        except Exception as e:  # the browser failed us (hung, crashed): the rollout fails
             self._end_episode()
-            raise EpisodeError(f"task {task.id}: {e}") from e
+            if isinstance(e, EpisodeError):
+                raise
+            raise EpisodeError(f"task {task.id}: {type(e).__name__}: {e}") from e
         return Observation(parts=parts, info={"origin": origin})
 
     def step(self, action_text: str) -> Observation:
@@ -207,6 +209,10 @@ class BrowserAdapter(BaseAdapter):
                 )
             except TimeoutError as e:
                 raise EpisodeError(f"task {self._task.id}: the browser hung: {e}") from e
+            except EpisodeError:
+                raise
+            except Exception as e:  # noqa: BLE001 - model mistakes are notices, caught inside
+                raise EpisodeError(f"task {self._task.id}: {type(e).__name__}: {e}") from e
         elif reply.problem is not None:
             before.append(notice(f"[{reply.problem}]\n"))
             info["invalid"] = True
