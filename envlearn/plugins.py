@@ -23,6 +23,7 @@ from pluggy import HookImpl
 
 from envlearn import hookspecs
 from envlearn.channels import Adapter, Task
+from envlearn.suggest import did_you_mean
 
 ENTRY_POINT_GROUP = "envlearn"
 BUILTIN_PLUGINS: tuple[str, ...] = ("envlearn.builtins.toy",)
@@ -287,7 +288,8 @@ def make_adapter(name: str, **options: Any) -> Adapter:
     if name not in adapters:
         known = ", ".join(sorted(adapters)) or "none"
         raise PluginError(
-            f"unknown adapter {name!r} (registered: {known}); install its plugin "
+            f"unknown adapter {name!r}{did_you_mean(name, adapters)} (registered: {known}); "
+            "install its plugin "
             f"(e.g. pip install envlearn-{name}) or check ENVLEARN_PLUGINS"
         )
     return adapters[name].factory(**options)
@@ -298,7 +300,8 @@ def load_tasks(suite: str, split: str | None = None) -> list[Task]:
     suites = get_task_suites()
     if suite not in suites:
         known = ", ".join(sorted(suites)) or "none"
-        raise PluginError(f"unknown task suite {suite!r} (registered: {known})")
+        hint = did_you_mean(suite, suites)
+        raise PluginError(f"unknown task suite {suite!r}{hint} (registered: {known})")
     if split is not None and split not in ("train", "heldout"):
         raise PluginError(f"split must be 'train' or 'heldout', got {split!r}")
     tasks = suites[suite].tasks()

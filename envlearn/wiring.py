@@ -19,6 +19,7 @@ from envlearn.channels import Adapter, Task
 from envlearn.config import RunConfig, load_config
 from envlearn.plugins import get_task_suites, load_tasks, make_adapter
 from envlearn.render import ChatRenderer
+from envlearn.suggest import did_you_mean
 
 __all__ = [
     "Components",
@@ -220,7 +221,8 @@ def build_components(
             known = ", ".join(sorted(suites)) or "none"
             key = "tasks.mixture[].suite" if cfg.tasks.mixture else "tasks.suite"
             raise ValueError(
-                f"{key}={e.suite!r} is not registered (known: {known}); install its adapter "
+                f"{key}={e.suite!r} is not registered{did_you_mean(e.suite, suites)} (known: "
+                f"{known}); install its adapter "
                 "plugin or check ENVLEARN_PLUGINS"
             )
         check_adapter_builds(suites[e.suite].adapter, e.adapter_options)

@@ -189,3 +189,21 @@ def test_eta_text():
     assert eta_text(1, 100, 120.0) == "eta 3h20m"
     assert eta_text(0, 5, 0.0) == "eta ?"
     assert eta_text(5, 0, 9.0) == "eta 0s"
+
+
+@pytest.mark.unit
+def test_unknown_adapter_and_suite_names_suggest_the_closest(capsys, tmp_path):
+    from envlearn.plugins import PluginError, load_tasks, make_adapter
+
+    with pytest.raises(PluginError, match=r"^unknown adapter 'tyo'; did you mean `toy`\? \("):
+        make_adapter("tyo")
+    with pytest.raises(PluginError, match=r"^unknown task suite 'tyo'; did you mean `toy`\? \("):
+        load_tasks("tyo")
+    assert main(["check", "tyo"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "envlearn check: unknown adapter 'tyo'; did you mean `toy`? (registered: "
+    )
+    assert main(["train", str(TOY), "tasks.suite=tyo", f"run_dir={tmp_path / 'r'}"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "envlearn train: tasks.suite='tyo' is not registered; did you mean `toy`? (known: "
+    )

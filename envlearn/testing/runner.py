@@ -17,6 +17,7 @@ from typing import Any
 
 from envlearn.channels import Adapter, Task
 from envlearn.resources import run_scope
+from envlearn.suggest import did_you_mean
 from envlearn.testing.checks import CHECKS
 from envlearn.testing.results import CheckFailed, CheckReport, CheckResult, CheckSkipped
 from envlearn.testing.subject import (
@@ -235,7 +236,8 @@ def cli_check(argv: list[str]) -> int:
     if args.adapter not in known:
         names = ", ".join(sorted(known)) or "none"
         print(
-            f"envlearn check: unknown adapter {args.adapter!r} (registered: {names}); install "
+            f"envlearn check: unknown adapter {args.adapter!r}{did_you_mean(args.adapter, known)} "
+            f"(registered: {names}); install "
             "its plugin (pip install -e PATH) or check ENVLEARN_PLUGINS",
             file=sys.stderr,
         )
