@@ -652,7 +652,8 @@ class Trainer:
             len(self.comp.tasks(self.cfg.tasks.eval_split)[: self.cfg.eval.max_tasks]),
         )
         also = " (and the train tasks)" if e.also_train_split else ""
-        return f"{n} {self.cfg.tasks.eval_split} tasks × {e.samples_per_task} samples{also}"
+        samples = f"{e.samples_per_task} sample{'s' if e.samples_per_task != 1 else ''}"
+        return f"{n} {self.cfg.tasks.eval_split} tasks × {samples}{also}"
 
     def _train(self) -> dict[str, Any]:
         cfg = self.cfg
