@@ -193,14 +193,18 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0
     name, rest = argv[0], argv[1:]
-    if name in COMMANDS:
-        mod, fn, _ = COMMANDS[name]
-        return int(getattr(importlib.import_module(mod), fn)(rest) or 0)
-    from envlearn.plugins import get_commands
+    try:
+        if name in COMMANDS:
+            mod, fn, _ = COMMANDS[name]
+            return int(getattr(importlib.import_module(mod), fn)(rest) or 0)
+        from envlearn.plugins import get_commands
 
-    extra = get_commands()
-    if name in extra:
-        return int(extra[name].main(rest) or 0)
+        extra = get_commands()
+        if name in extra:
+            return int(extra[name].main(rest) or 0)
+    except KeyboardInterrupt:  # train and demo say where they stopped; anything else: one line
+        print(f"envlearn {name}: interrupted", file=sys.stderr)
+        return 130
     hint = did_you_mean(name, [*COMMANDS, *extra])
     print(f"envlearn: unknown command {name!r}{hint}\n\n{_usage()}", file=sys.stderr)
     return 2

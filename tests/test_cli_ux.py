@@ -207,3 +207,15 @@ def test_unknown_adapter_and_suite_names_suggest_the_closest(capsys, tmp_path):
     assert capsys.readouterr().err.startswith(
         "envlearn train: tasks.suite='tyo' is not registered; did you mean `toy`? (known: "
     )
+
+
+@pytest.mark.unit
+def test_ctrl_c_in_any_command_is_one_line_and_130(capsys, monkeypatch):
+    import envlearn.cli as cli
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cli_adapters", interrupted)
+    assert main(["adapters"]) == 130
+    assert capsys.readouterr().err == "envlearn adapters: interrupted\n"
