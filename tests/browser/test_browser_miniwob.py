@@ -113,3 +113,24 @@ def test_seeds_give_the_same_page_and_different_seeds_differ():
         assert any(o != first for o in other)
     finally:
         a.close()
+
+
+@pytest.mark.slow
+def test_every_listed_task_loads_with_its_instruction_deterministically():
+    """All listed MiniWoB++ tasks: the page loads, shows its instruction, raises no notice, and
+    two adapters given the same seed see the same first observation (minutes)."""
+    a, b = BrowserAdapter(), BrowserAdapter()
+    problems = []
+    try:
+        for task in miniwob_tasks():
+            first, second = a.reset(task, seed=3), b.reset(task, seed=3)
+            if (
+                first.text != second.text
+                or len(first.content_text("instruction")) < 20
+                or any(p.kind == "notice" for p in first.parts)
+            ):
+                problems.append(task.id)
+    finally:
+        a.close()
+        b.close()
+    assert not problems, problems
