@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
@@ -32,6 +31,7 @@ from envlearn.channels import (
 )
 from envlearn_browser.actions import BrowserCall, parse_reply
 from envlearn_browser.engine import BrowserEngine, shared_engine
+from envlearn_browser.miniwob_suite import miniwob_html_dir
 from envlearn_browser.server import SiteServer
 from envlearn_browser.snapshot import ID_ATTR, SETTLE_INIT, SNAPSHOT_JS
 
@@ -66,14 +66,6 @@ MAX_URL_CHARS = 300
 """A longer url (path and query) is cut, with a notice."""
 MAX_TREE_LINES = 5000
 """The page tree stops after this many lines (a notice says how many more there were)."""
-
-
-def _miniwob_dir() -> Path:
-    try:
-        import miniwob
-    except ImportError as e:  # pragma: no cover - a declared dependency
-        raise EpisodeError("the miniwob package is missing: pip install miniwob") from e
-    return Path(miniwob.__file__).parent / "html"
 
 
 class BrowserAdapter(BaseAdapter):
@@ -167,7 +159,7 @@ class BrowserAdapter(BaseAdapter):
         if kind == "site":
             self._server = SiteServer(site)
         else:
-            self._server = SiteServer(static_root=_miniwob_dir())
+            self._server = SiteServer(static_root=miniwob_html_dir())
         origin = self._server.origin
         try:
             self._engine.run(self._open(origin), 30.0, what="opening a browser context")

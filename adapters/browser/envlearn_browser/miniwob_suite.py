@@ -13,12 +13,13 @@ why.
 
 from __future__ import annotations
 
+import importlib.util
 import zlib
 from pathlib import Path
 
-from envlearn.channels import Task
+from envlearn.channels import EpisodeError, Task
 
-__all__ = ["EXCLUDED", "EXPRESSIBLE", "miniwob_tasks"]
+__all__ = ["EXCLUDED", "EXPRESSIBLE", "miniwob_html_dir", "miniwob_pages", "miniwob_tasks"]
 
 EXPRESSIBLE: tuple[str, ...] = (
     "ascending-numbers",
@@ -163,12 +164,20 @@ EXCLUDED: dict[str, str] = {
 }
 
 
+def miniwob_html_dir() -> Path:
+    """The ``html`` folder of the installed ``miniwob`` package (found without importing it:
+    its ``__init__`` registers gymnasium environments, which this adapter does not use)."""
+    spec = importlib.util.find_spec("miniwob")
+    if spec is None or not spec.submodule_search_locations:
+        raise EpisodeError(
+            "the miniwob package is missing: pip install -e adapters/browser (it depends on it)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "html"
+
+
 def miniwob_pages() -> list[str]:
     """Names of every MiniWoB++ task page shipped in the installed ``miniwob`` package."""
-    import miniwob
-
-    root = Path(miniwob.__file__).parent / "html" / "miniwob"
-    return sorted(p.stem for p in root.glob("*.html"))
+    return sorted(p.stem for p in (miniwob_html_dir() / "miniwob").glob("*.html"))
 
 
 def miniwob_tasks() -> list[Task]:
