@@ -208,7 +208,8 @@ def score_recipe(recipe: str, overrides: list[str], say=print) -> dict[str, floa
     out = Path(cfg.run_dir) / "score.json"
     out.unlink(missing_ok=True)
     t0 = time.monotonic()
-    res = _score(cfg, None, cfg.tasks.suite, out, model_cfg=cfg)
+    init = Path(cfg.model.init_from) if cfg.model.init_from else None
+    res = _score(cfg, init, cfg.tasks.suite, out, model_cfg=cfg)
     res["wall_s"] = time.monotonic() - t0
     res["torch_threads"] = threads
     out.write_text(json.dumps(res))

@@ -86,12 +86,12 @@ def _score(
 
     scratch = out.parent / f".scratch_{out.stem}"
     shutil.rmtree(scratch, ignore_errors=True)
-    data = cfg.model_dump()
+    data = cfg.model_dump(exclude_unset=True)  # (a dump of defaults would trip validators)
     data["run_dir"] = str(scratch)
     data["tasks"] = {"suite": suite}
     if model_cfg is not None:
-        data["model"] = model_cfg.model.model_dump()
-    data["model"]["init_from"] = str(model_dir) if model_dir else None
+        data["model"] = model_cfg.model.model_dump(exclude_unset=True)
+    data.setdefault("model", {})["init_from"] = str(model_dir) if model_dir else None
     data["tensorboard"] = False
     data["progress"] = False
     trainer = Trainer(RunConfig.model_validate(data))
