@@ -224,6 +224,7 @@ def test_one_browser_per_run_and_a_crashed_browser_is_replaced():
         b.reset(_task("/"), seed=0)
         assert a._engine is b._engine  # one Chromium, two contexts
         engine = a._engine
+        assert shared_engine() is engine  # the run's resource
         browser_pids = [
             p
             for p in engine.refresh_pids()
@@ -271,13 +272,6 @@ def test_a_missing_chromium_fails_the_episode_with_the_fix():
             a.reset(_task("/"), seed=0)
         assert isinstance(BrowserUnavailable("x"), EpisodeError)  # the rollout is marked failed
         a.close()
-
-
-def test_shared_engine_is_the_run_resource():
-    with run_scope("one"):
-        e1 = shared_engine()
-        assert shared_engine() is e1
-    assert e1.closed
 
 
 CHILD = """
