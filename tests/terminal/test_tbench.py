@@ -58,6 +58,15 @@ uv add pytest==8.4.1
 
 uv run pytest $TEST_DIR/test_outputs.py -rA
 """  # noqa: E501
+#: The same with the template's header comments, as many published tasks keep it.
+STOCK_RUN_TESTS_WITH_HEADER = STOCK_RUN_TESTS.replace(
+    "#!/bin/bash\n\n",
+    "#!/bin/bash\n\n"
+    "# You can modify anything in this script. Just make sure it generates test output that\n"
+    "# is parsed by a parser (PytestParser by default).\n\n"
+    "# This boilerplate script installs uv (to manage Python) and runs pytest.\n\n",
+    1,
+)
 PY313_TASKS = {"fix-median", "json-total"}
 
 COMPOSE = """\
@@ -332,8 +341,11 @@ def test_imported_tasks_run_through_the_adapter(tmp_path: Path, bwrap_ok: None) 
 def test_stock_fixtures_are_byte_exact() -> None:
     dirs = sorted(d for d in FIXTURES.iterdir() if d.is_dir())
     assert len(dirs) >= 10
+    variants = {STOCK_RUN_TESTS.encode(): 0, STOCK_RUN_TESTS_WITH_HEADER.encode(): 0}
     for d in dirs:
-        assert (d / "run-tests.sh").read_bytes() == STOCK_RUN_TESTS.encode(), d.name
+        script = (d / "run-tests.sh").read_bytes()
+        assert script in variants, d.name
+        variants[script] += 1
         assert (d / "docker-compose.yaml").read_bytes() == COMPOSE.encode(), d.name
         assert b'if [ "$PWD" = "/" ]; then' in (d / "run-tests.sh").read_bytes()
         docker = (d / "Dockerfile").read_text()
@@ -341,6 +353,7 @@ def test_stock_fixtures_are_byte_exact() -> None:
         assert "\nWORKDIR /app\n" in docker, d.name
         spec = yaml.safe_load((d / "task.yaml").read_text())
         assert spec["parser_name"] == "pytest" and "instruction" in spec, d.name
+    assert all(variants.values()), "both stock variants are covered"
 
 
 @pytest.mark.unit
