@@ -444,7 +444,7 @@ class ShellSession:
         """Run one command (any bash text) in the persistent shell.
 
         ``fake_time`` (``YYYY-MM-DD hh:mm:ss``): the clock the command's processes start at
-        (needs ``LD_PRELOAD`` of libfaketime in ``extra_env``)."""
+        (needs libfaketime's ``LD_PRELOAD`` in ``inner_env``)."""
         if self._closed:
             raise RuntimeError("the shell session is closed")
         if "\x00" in command:
