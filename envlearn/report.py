@@ -697,7 +697,7 @@ def _style(i: int) -> dict[str, Any]:
 
 
 def _aggregate(
-    group: Group, panel: tuple[str, str], x_axis: str
+    group: Group, panel: tuple[str, str], x_axis: str = "step"
 ) -> tuple[list[float], list[float], list[float], list[float], int]:
     """x, mean, min, max over the group's runs at each step, and how many runs had the series."""
     per_run = [_by_step(r.series[panel]) for r in group.runs if panel in r.series]
@@ -712,6 +712,14 @@ def _aggregate(
         lo.append(min(vals) if vals else math.nan)
         hi.append(max(vals) if vals else math.nan)
     return xs, mean, lo, hi, len(per_run)
+
+
+def _plot_line(ax: Any, xs: list[float], ys: list[float], style: dict[str, Any], i: int) -> None:
+    st = dict(style)
+    if len(xs) > 30:  # thin the markers, offset per method so they do not coincide
+        every = math.ceil(len(xs) / 15)
+        st["markevery"] = (i % every, every)
+    ax.plot(xs, ys, **st)
 
 
 def plot_panels(runs: list[Run]) -> list[tuple[str, str]]:
@@ -812,9 +820,8 @@ def report_figure(runs: list[Run], x_axis: str = "step") -> Any:
             y -= row_h / heights[0]
     handles = []
     for i, g in enumerate(groups):
-        label = (
-            g.name if len(g.runs) == 1 else f"{g.name} ({len(g.runs)} seeds: mean, band = min–max)"
-        )
+        how = "mean, band = min–max" if x_axis == "step" else "one line each"
+        label = g.name if len(g.runs) == 1 else f"{g.name} ({len(g.runs)} seeds: {how})"
         handles.append(Line2D([], [], label=label, **_style(i)))
     header.legend(
         handles=handles,
@@ -833,13 +840,15 @@ def report_figure(runs: list[Run], x_axis: str = "step") -> Any:
             for i, g in enumerate(groups):
                 if not any((kind, key) in r.series for r in g.runs):
                     continue
-                xs, mean, lo, hi, n = _aggregate(g, (kind, key), x_axis)
-                xs = [x / scale for x in xs]
                 st = _style(i)
-                if len(xs) > 30:  # thin the markers, offset per method so they do not coincide
-                    every = math.ceil(len(xs) / 15)
-                    st["markevery"] = (i % every, every)
-                ax.plot(xs, mean, **st)
+                if x_axis == "time":  # seeds run at their own pace: one line per run, no mean
+                    for r in g.runs:
+                        pts = [(t / scale, v) for _, t, v in r.series.get((kind, key), [])]
+                        if pts:
+                            _plot_line(ax, [x for x, _ in pts], [v for _, v in pts], st, i)
+                    continue
+                xs, mean, lo, hi, n = _aggregate(g, (kind, key), x_axis)
+                _plot_line(ax, xs, mean, st, i)
                 if n > 1:
                     ax.fill_between(xs, lo, hi, color=st["color"], alpha=0.15, linewidth=0)
             ax.set_title(_panel_title(runs, kind, key), fontsize=10)

@@ -435,3 +435,22 @@ def test_lower_is_better():
     assert lower_is_better("step_s") and not lower_is_better("reward_mean")
     assert not lower_is_better("pass@1") and not lower_is_better("tokens_per_s")
     assert not lower_is_better("kl") and not lower_is_better("grad_norm")  # no direction
+
+
+@pytest.mark.unit
+def test_seeds_are_a_mean_with_a_band_over_steps_and_one_line_each_over_wall_time(tmp_path):
+    runs = [load_run(d) for d in demo_runs(tmp_path)]
+    fig = report_figure(runs, "step")
+    ax = next(ax for sub in fig.subfigs for ax in sub.axes if ax.get_title() == "grad_norm")
+    grpo, echo = ax.get_lines()  # one line per method: the mean over 3 seeds
+    assert list(grpo.get_ydata()) == [2.0, 4.0, 6.0, 8.0]  # grad = (seed + 1) * step
+    assert len(ax.collections) == 2  # and a min–max band each
+    legend = [t.get_text() for t in fig.subfigs[0].legends[0].get_texts()]
+    assert legend == [
+        "GRPO (3 seeds: mean, band = min–max)",
+        "ECHO (3 seeds: mean, band = min–max)",
+    ]
+    fig = report_figure(runs, "time")
+    ax = next(ax for sub in fig.subfigs for ax in sub.axes if ax.get_title() == "grad_norm")
+    assert len(ax.get_lines()) == 6 and not ax.collections  # seeds at their own pace
+    assert ax.get_xlabel() == "wall time (s)"
