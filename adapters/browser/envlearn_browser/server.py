@@ -84,7 +84,10 @@ class SiteServer:
         self.port = self._httpd.server_address[1]
         self.origin = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"envlearn-site-{self.port}", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits for one poll
+            name=f"envlearn-site-{self.port}",
+            daemon=True,
         )
         self._thread.start()
 
