@@ -219,3 +219,24 @@ def test_ctrl_c_in_any_command_is_one_line_and_130(capsys, monkeypatch):
     monkeypatch.setattr(cli, "cli_adapters", interrupted)
     assert main(["adapters"]) == 130
     assert capsys.readouterr().err == "envlearn adapters: interrupted\n"
+
+
+@pytest.mark.unit
+def test_setup_filter_quiets_setuptools_editable_warning_only():
+    """run.sh's PYTHONWARNINGS filter silences setuptools' "Editable installation." block (a
+    UserWarning subclass, re-raised by pip as BuildBackendWarning) and nothing else."""
+    spec = re.search(r'PYTHONWARNINGS="([^"]+)"', (ROOT / "run.sh").read_text())
+    assert spec and spec.group(1) == "ignore:Editable installation:UserWarning"
+    code = (
+        "import warnings\n"
+        "class BuildBackendWarning(UserWarning): pass\n"
+        "warnings.warn('Editable installation.\\n!!\\n  ****\\n  Please be careful', "
+        "BuildBackendWarning)\n"
+        "warnings.warn('another warning', UserWarning)\n"
+    )
+    env = dict(os.environ, PYTHONWARNINGS=spec.group(1))
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert "Editable installation" not in done.stderr
+    assert "UserWarning: another warning" in done.stderr
