@@ -679,7 +679,7 @@ class Trainer:
             task = progress.add_task(name, total=cfg.train.steps, completed=self.step, info="")
             while self.step < cfg.train.steps:
                 if tty and cfg.progress:
-                    progress.update(task, info=f"step {self.step + 1}: rollouts and update …")
+                    progress.update(task, info=f"step {self.step + 1}: rollouts, update …")
                 row = self.train_step()
                 self.log(row)
                 self.failures.check(self.step)  # too many failed rollouts: stop
@@ -698,9 +698,10 @@ class Trainer:
                     self.save_checkpoint()
                 info = fmt_row(row)
                 progress.update(task, completed=self.step, info=info)
-                if not tty:
-                    eta = eta_text(
-                        self.step - step0, cfg.train.steps - self.step, time.monotonic() - t_loop
-                    )
-                    self.console.print(f"{name} step {self.step}/{cfg.train.steps} {info}  {eta}")
+                # each step's numbers stay on screen as a line (above the bar on a terminal,
+                # whose info field then says what the next phase is doing)
+                eta = eta_text(
+                    self.step - step0, cfg.train.steps - self.step, time.monotonic() - t_loop
+                )
+                self.console.print(f"{name} step {self.step}/{cfg.train.steps} {info}  {eta}")
         return last_train
