@@ -532,10 +532,10 @@ def _summary(run: Run) -> dict[str, Any]:
             "best": None,
             "best_step": None,
         }
-        if direction and finite:
+        if direction and len({v for _, v in finite}) > 1:  # a constant has no "best" step
             pick = min if direction == "lower" else max
             entry["best_step"], entry["best"] = pick(finite, key=lambda sv: sv[1])
-        elif direction:
+        elif direction and not finite:
             entry["best"] = math.nan
         entry["nan_count"] = len(points) - len(finite)
         metrics[f"{kind}/{key}"] = entry
@@ -551,11 +551,11 @@ def _summary(run: Run) -> dict[str, Any]:
 
 def summarize(run_dir: str | Path) -> dict[str, Any]:
     """Final value of each metric of one run, and its best (with the step) where it has a
-    direction.
+    direction and changes.
 
     Returns ``{"run", "path", "lines", "last_step", "wall_s", "metrics": {"kind/key": {"kind",
     "final", "final_step", "direction", "best", "best_step", "nan_count"}}}``; ``best`` and
-    ``best_step`` are None for metrics without a direction.
+    ``best_step`` are None for metrics without a direction or with one value throughout.
     """
     return _summary(load_run(run_dir))
 

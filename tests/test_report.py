@@ -227,6 +227,8 @@ def test_best_only_where_a_metric_has_a_direction(tmp_path):
     assert (m["diag/env_ce/terminal"]["best"], m["diag/env_ce/terminal"]["best_step"]) == (4.0, 4)
     for name in ("train/grad_norm", "train/rollouts", "diag/transcripts", "train/lr"):
         assert m[name]["direction"] is None and m[name]["best_step"] is None, name
+    pass1 = m["eval/pass@1"]  # has a direction, but 0 throughout: no "best @ step"
+    assert (pass1["direction"], pass1["best"], pass1["best_step"]) == ("higher", None, None)
     assert metric_info("train", "grad_norm").direction is None
     assert metric_info("train", "n_env_tokens").direction is None
     assert metric_info("eval", "failed").direction == "lower"
