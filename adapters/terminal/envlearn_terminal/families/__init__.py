@@ -132,9 +132,19 @@ def family_tasks(
     families: tuple[str, ...] | list[str], seeds: range | list[int], split: str
 ) -> list[Task]:
     """The tasks of ``families`` × ``seeds``, interleaved by family (so a prefix mixes them)."""
-    from envlearn_terminal.suite import load_task_dir
+    from envlearn_terminal.suite import LOOK_AROUND, fenced_action, load_task_dir
 
-    return [load_task_dir(write_task_dir(f, s, split)) for s in seeds for f in families]
+    tasks = []
+    for s in seeds:
+        for f in families:
+            d = write_task_dir(f, s, split)
+            task = load_task_dir(d)
+            # act, then look, then say so: the solution right after the instruction (what a
+            # small model must learn to condition on), then a listing that shows its effect
+            solution = (d / "solution.sh").read_text(encoding="utf-8")
+            oracle = [fenced_action(solution), LOOK_AROUND, "TASK COMPLETE"]
+            tasks.append(task.model_copy(update={"oracle": oracle}))
+    return tasks
 
 
 def _env_int(name: str, default: int, lo: int) -> int:
