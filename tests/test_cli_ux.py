@@ -31,10 +31,16 @@ def test_train_without_a_recipe_says_what_is_missing(capsys, tmp_path, monkeypat
     assert capsys.readouterr().err == NO_RECIPE + "\n"
     assert NO_RECIPE == (
         "envlearn train: no recipe given; pass a recipe YAML first, e.g. "
-        "`envlearn train recipes/toy/tiny_echo.yaml train.steps=3`"
+        "`envlearn train recipes/toy/tiny_echo.yaml train.steps=3` (or start from the defaults "
+        "by naming the tasks: tasks.suite=NAME)"
     )
     assert main(["train", "train.steps=3"]) == 2  # overrides alone: still no recipe
     assert capsys.readouterr().err == NO_RECIPE + "\n"
+    assert main(["train", "tasks.suite=toy", "train.stepz=3"]) == 2  # named tasks: defaults ok
+    assert capsys.readouterr().err == (
+        "envlearn train: invalid config (defaults + overrides):\n"
+        "  train.stepz: unknown key; did you mean `train.steps`?\n"
+    )
     assert not (tmp_path / "runs").exists()  # no default run started
 
 
