@@ -134,9 +134,13 @@ def _claim_driver() -> int | None:
         return pid
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` still has a process-table entry (a zombie counts: it is not reaped yet)."""
-    return Path(f"/proc/{pid}").exists()
+def _start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), or None if there is no such process:
+    with the pid, it names one process even after the pid is reused."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class BrowserEngine:
@@ -158,7 +162,8 @@ class BrowserEngine:
         self.browser: Any = None
         self.pids: set[int] = set()
         self.driver_pid: int | None = None
-        self.leftover: list[int] = []
+        self._started: dict[int, int] = {}
+        self.leftover: list[int] = []  # pids killed at close after the deadline (none expected)
         self.closed = False
         try:
             self.run(self._start(), launch_timeout_s, what="launching chromium")
@@ -176,18 +181,28 @@ class BrowserEngine:
                 "the playwright package is missing: pip install -e adapters/browser"
             ) from e
         self._pw = await async_playwright().start()
-        driver = _claim_driver()  # its pid, to wait for its whole process tree at close
+        self.driver_pid = _claim_driver()  # to wait for its whole process tree at close
+        self.refresh_pids()
         self.browser = await self._pw.chromium.launch(
             executable_path=self.executable, headless=True, args=list(CHROMIUM_ARGS)
         )
-        self.driver_pid = driver
         self.refresh_pids()
 
     def refresh_pids(self) -> set[int]:
         """Add the driver's current process tree (renderers come and go) to :attr:`pids`."""
-        if self.driver_pid is not None and _alive(self.driver_pid):
-            self.pids |= process_tree(self.driver_pid)
+        if self.driver_pid is not None and self._alive(self.driver_pid):
+            for pid in process_tree(self.driver_pid) - self.pids:
+                started = _start_time(pid)
+                if started is not None:
+                    self.pids.add(pid)
+                    self._started[pid] = started
         return self.pids
+
+    def _alive(self, pid: int) -> bool:
+        """Whether our process ``pid`` still has a process-table entry (a zombie counts: it is
+        not reaped yet); a reused pid is someone else's process, not ours."""
+        started = _start_time(pid)
+        return started is not None and started == self._started.get(pid, started)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout_s: float, *, what: str = "") -> T:
         """Run ``coro`` on the browser's loop; its result, or :class:`TimeoutError` after
@@ -201,10 +216,6 @@ class BrowserEngine:
         except concurrent.futures.TimeoutError:
             fut.cancel()
             raise TimeoutError(f"{what or 'browser call'} took over {timeout_s:g} s") from None
-
-    def new_context(self, **options: Any) -> Any:
-        """A fresh BrowserContext (use it only through :meth:`run`)."""
-        return self.run(self.browser.new_context(**options), 30.0, what="opening a context")
 
     @property
     def connected(self) -> bool:
@@ -240,16 +251,12 @@ class BrowserEngine:
         if not self._thread.is_alive():
             self._loop.close()
         deadline = time.monotonic() + wait_s
-        left = {p for p in self.pids if _alive(p)}
+        # the driver is reaped by asyncio's child watcher, orphaned Chromium processes by init
+        left = {p for p in self.pids if self._alive(p)}
         while left and time.monotonic() < deadline:
-            for pid in left:  # reap our own children; orphans are reaped by init
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
             time.sleep(0.05)  # polling the process table with a deadline, not synchronising
-            left = {p for p in left if _alive(p)}
-        for pid in left:  # still running after the deadline: kill it
+            left = {p for p in left if self._alive(p)}
+        for pid in left:  # still there after the deadline (and still ours): kill it
             try:
                 os.kill(pid, 9)
             except OSError:
