@@ -25,9 +25,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rollout": ("envlearn.cli", "cli_rollout", "collect rollouts to JSONL"),
     "report": ("envlearn.report", "cli_report", "PNG + HTML report of one or more runs"),
     "adapters": ("envlearn.cli", "cli_adapters", "list registered adapters and task suites"),
-    "check": ("envlearn.testing.check", "cli_check", "run conformance checks on an adapter"),
+    "check": ("envlearn.testing.runner", "cli_check", "run conformance checks on an adapter"),
     "new-adapter": ("envlearn.testing.template", "cli_new_adapter", "start a new adapter plugin"),
     "demo": ("envlearn.demo", "cli_demo", "SFT warm start, then GRPO vs ECHO, then a report"),
+    "transfer": ("envlearn.transfer", "cli_transfer", "train per domain, score every domain"),
     "model": ("envlearn.model_prep", "cli_model", "prepare a pretrained model for offline use"),
     "science": ("envlearn.science", "cli_science", "the paper's four findings on task families"),
 }
