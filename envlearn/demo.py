@@ -54,12 +54,10 @@ def run_stage(
 
 
 def _series(run_dir: Path, kind: str, key: str) -> list[tuple[int, float]]:
-    out = []
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        if row.get("kind") == kind and isinstance(row.get(key), int | float):
-            out.append((int(row["step"]), float(row[key])))
-    return out
+    """(step, value) of one metric, read by the report's own loader."""
+    from envlearn.report import load_run
+
+    return [(int(s), v) for s, _, v in load_run(run_dir).series.get((kind, key), [])]
 
 
 def summarize_comparison(runs: dict[str, list[Path]], domain: str) -> dict[str, Any]:

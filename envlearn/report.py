@@ -95,7 +95,6 @@ METRICS: dict[str, MetricInfo] = {
     "reward_mean": MetricInfo("higher", "mean reward per rollout", "rollouts"),
     "success_rate": MetricInfo("higher", "fraction of rollouts solved", "rollouts"),
     "pass@1": MetricInfo("higher", "fraction of tasks solved", "evaluation"),
-    "pass@k": MetricInfo("higher", "fraction of tasks solved", "evaluation"),
     "failed": MetricInfo("lower", "failed episodes (count)", "rollouts"),
     "rollouts": MetricInfo(None, "rollouts per step (count)", "rollouts"),
     "turns_mean": MetricInfo(None, "turns per episode", "rollouts"),
@@ -104,6 +103,7 @@ METRICS: dict[str, MetricInfo] = {
     "loss": MetricInfo("lower", "nats/token (weighted sum of the terms)", "loss terms"),
     "rl_loss": MetricInfo(None, "surrogate loss (no unit)", "loss terms"),
     "env_ce": MetricInfo("lower", "nats/token", "loss terms"),
+    "surprise": MetricInfo("lower", "nats/token per step (mean over steps)", "loss terms"),
     "env_loss": MetricInfo("lower", "nats/token", "loss terms"),
     "action_ce": MetricInfo(None, "nats/token", "loss terms"),
     "kl": MetricInfo(None, "nats/token", "loss terms"),
@@ -130,6 +130,8 @@ def metric_info(kind: str, key: str) -> MetricInfo:
     """
     base = key.split("/", 1)[0]
     info = METRICS.get(key) or METRICS.get(base)
+    if info is None and re.fullmatch(r"pass@\d+", base):  # pass@k for the run's eval.k
+        info = MetricInfo("higher", "fraction of tasks solved", "evaluation")
     if info is None:
         low = key.lower()
         if low.endswith("per_s"):
@@ -157,7 +159,7 @@ class Run:
     name: str
     path: Path
     series: dict[tuple[str, str], list[tuple[int, float, float]]] = field(default_factory=dict)
-    extras: dict[tuple[str, str], Any] = field(default_factory=dict)  # k of pass@k, eval split
+    extras: dict[tuple[str, str], Any] = field(default_factory=dict)  # eval split
     lines: int = 0
     last_step: int | None = None
     last_time_s: float | None = None
@@ -235,8 +237,6 @@ def load_run(run_dir: str | Path, name: str | None = None) -> Run:
             if key in _RESERVED or v is None:
                 continue
             run.series.setdefault((kind, key), []).append((step, t, v))
-            if key == "pass@k" and _number(rec.get("k")) is not None:
-                run.extras[(kind, key)] = int(rec["k"])
     config = run_dir / CONFIG_FILE
     if config.is_file():
         run.config_text = config.read_text(encoding="utf-8", errors="replace")
@@ -393,10 +393,6 @@ def _metric_label(runs: list[Run], kind: str, key: str, long: bool = False) -> s
         split = next((r.extras[(kind, "split")] for r in runs if (kind, "split") in r.extras), None)
         split = split or (kind[5:] if kind.startswith("eval_") else None)
         where = "held-out" if split == "heldout" else (f"{split}-split" if split else "eval")
-        if key == "pass@k":
-            ks = sorted({r.extras[(kind, key)] for r in runs if (kind, key) in r.extras})
-            if ks:
-                return f"{where} pass@k (k={', '.join(map(str, ks))})"
         return f"{where} {key}"
     if kind == "train" and key == "reward_mean":
         return "train reward"
