@@ -124,16 +124,22 @@ class ChunkedLinearLogprob(torch.autograd.Function):
             if fixed:
                 assert fixed_coef is not None
                 loc = (fixed_coef[s:e] != 0).nonzero().squeeze(1)
+                whole = loc.numel() == e - s  # the usual case: token_logprobs puts them first
                 if loc.numel():
                     # softmax = exp(z - zmax) / exp(lse - zmax), restricted to the fixed rows
-                    pf = p[loc].div_(torch.exp(lse_c[loc] - zmax[loc])[:, None])
+                    pf = p if whole else p[loc]
+                    pf.div_(torch.exp(lse_c[loc] - zmax[loc])[:, None])
                     coef = fixed_coef[s:e][loc].to(acc) * inv_temp[s:e][loc].to(acc)
                     gz = pf.mul_(-coef[:, None])
                     gz[torch.arange(loc.numel(), device=gz.device), targets[s:e][loc]] += coef
                     gz_w = gz.to(weight.dtype)
-                    h = hidden[s:e][loc]
+                    h = hidden[s:e] if whole else hidden[s:e][loc]
                     if fgh is not None:
-                        fgh[fpos[s:e][loc]] = (gz_w @ weight).to(fgh.dtype)
+                        if whole:  # consecutive fixed rows: a slice, no scatter
+                            a = int(fpos[s])
+                            fgh[a : a + e - s] = (gz_w @ weight).to(fgh.dtype)
+                        else:
+                            fgh[fpos[s:e][loc]] = (gz_w @ weight).to(fgh.dtype)
                     if fgw is not None:
                         if fgw.dtype == h.dtype:
                             fgw.addmm_(gz_w.t(), h)
@@ -167,20 +173,19 @@ class ChunkedLinearLogprob(torch.autograd.Function):
         ctx.fixed_grads = (None, None, None)
         frows = ctx.fixed_rows
         grad_h = torch.zeros_like(hidden) if need_h else None
-        grad_w = torch.zeros(weight.shape, dtype=acc, device=weight.device) if need_w else None
-        grad_b = (
-            torch.zeros(bias.shape, dtype=acc, device=bias.device)
-            if need_b and bias is not None
-            else None
-        )
+        grad_w = grad_b = None
         if frows is not None:  # the rows whose head gradients forward already computed
             gf = grad_fixed.to(acc)
             if grad_h is not None and fgh is not None:
                 grad_h[frows] = (fgh * gf.to(fgh.dtype)).to(grad_h.dtype)
-            if grad_w is not None and fgw is not None:
+            if need_w and fgw is not None:
                 grad_w = fgw.mul_(gf)  # reuse the forward's accumulator: no second [V, H]
-            if grad_b is not None and fgb is not None:
+            if need_b and fgb is not None:
                 grad_b = fgb.mul_(gf)
+        if need_w and grad_w is None:
+            grad_w = torch.zeros(weight.shape, dtype=acc, device=weight.device)
+        if need_b and bias is not None and grad_b is None:
+            grad_b = torch.zeros(bias.shape, dtype=acc, device=bias.device)
         if need_h or need_w or need_b:
             rows = (grad_out != 0).nonzero().squeeze(1)
             compact = rows.numel() < grad_out.numel()
@@ -347,9 +352,19 @@ def token_logprobs_fixed(
         inv_temp = torch.full(
             (h_sel.shape[0],), 1.0 / float(temperature), dtype=torch.float32, device=h_sel.device
         )
+    if f_sel is not None:  # the fixed rows first: whole chunks of them, no per-chunk gathers
+        order = torch.argsort((f_sel == 0).to(torch.int8), stable=True)
+        h_sel, targets, inv_temp, f_sel = (
+            h_sel[order],
+            targets[order],
+            inv_temp[order],
+            f_sel[order],
+        )
     lp, fixed_sum = ChunkedLinearLogprob.apply(
         h_sel, head.weight, getattr(head, "bias", None), targets, inv_temp, chunk_size, f_sel
     )
+    if f_sel is not None:  # back to the positions' order
+        lp = lp.new_zeros(lp.shape).index_put((order,), lp)
     out = torch.zeros(input_ids.shape, dtype=lp.dtype, device=lp.device)
     return out.masked_scatter(positions, lp), fixed_sum
 
