@@ -325,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats, no 0.6B (smoke run)")
     p.add_argument("--only-0p6b", action="store_true", help="only Qwen3-0.6B's shape")
+    p.add_argument("--rounds-0p6b", type=int, default=2, help="interleaved rounds at 0.6B")
+    p.add_argument("--no-memory", action="store_true", help="skip the memory table")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--memory-child", choices=["chunked", "naive"], help=argparse.SUPPRESS)
     p.add_argument("--mem-b", type=int, default=2)
@@ -369,8 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(time_steps("wide", wide, 2, 2048, 2, args.device, variants=small))
     if not args.quick:
         # Qwen3-0.6B's config (all 28 layers), random weights, T = 1024: forward + backward only
-        # (no AdamW: its cost is the same for every variant), ONE round, no warm-up: each step is
-        # about 4 TFLOP, minutes of CPU (the figures are single measurements)
+        # (no AdamW: its cost is the same for every variant), --rounds-0p6b interleaved rounds,
+        # no warm-up: each step is about 4 TFLOP, a minute or more of CPU
         qwen06 = TinyModelConfig(
             vocab_size=151936,
             hidden_size=1024,
@@ -388,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                 qwen06,
                 1,
                 1024,
-                1,
+                args.rounds_0p6b,
                 args.device,
                 variants=["echo", "echo25", "grpo", "naive_grpo"],
                 optimizer=False,
@@ -401,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         f"echo/naive_grpo <= 1.0 everywhere   (loadavg(1m) now {os.getloadavg()[0]:.2f})"
     )
 
+    if args.no_memory:
+        return 0
     shapes = [(args.mem_b, args.mem_t, args.mem_v, args.mem_h, "current")]
     if not args.quick:
         shapes.append((1, 1024, 151936, 1024, "qwen3-0.6b head"))
