@@ -287,13 +287,14 @@ def science_table(summary: dict[str, Any]) -> str:
 
 
 def _plot(runs: dict[str, list[Path]], summary: dict[str, Any], path: Path) -> None:
-    """ID pass@1 and ID env-CE curves (mean, min–max band over seeds), OOD bars."""
+    """ID pass@1 and ID env-CE curves (mean, min–max band over seeds); OOD pass@1 and env-CE
+    bars (mean ± sd over seeds)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
     for x, dirs in runs.items():
         for ax, kind, key in ((axes[0], "eval", "pass@1"), (axes[1], "diag", "env_ce/terminal")):
             curves = [dict(_series(d, kind, key)) for d in dirs]
@@ -313,6 +314,12 @@ def _plot(runs: dict[str, list[Path]], summary: dict[str, Any], path: Path) -> N
     axes[2].bar(range(len(names)), means, yerr=errs, capsize=3)
     axes[2].set_xticks(range(len(names)), names, rotation=40, ha="right")
     axes[2].set(title="held-out pass@1, out-of-distribution families (final)")
+    ce = [f["sft_only"]["ood_env_ce"], *(per[x]["ood_env_ce_final"]["mean"] for x in per)]
+    ce_err = [0.0, *(per[x]["ood_env_ce_final"]["sd"] for x in per)]
+    ce = [0.0 if (v is None or math.isnan(v)) else v for v in ce]
+    axes[3].bar(range(len(names)), ce, yerr=ce_err, capsize=3, color="tab:orange")
+    axes[3].set_xticks(range(len(names)), names, rotation=40, ha="right")
+    axes[3].set(title="held-out env-CE, out-of-distribution families (final)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
