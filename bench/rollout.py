@@ -101,11 +101,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-terminal", action="store_true")
+    ap.add_argument(
+        "--demo-model",
+        action="store_true",
+        help="the demo's tiny model (4 layers x 128; generation costs more) instead of the default",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     tok = load_tokenizer()
     renderer = ChatRenderer(tok, observation_role="tool", max_observation_tokens=256)
-    model = tiny_model(TinyModelConfig())
+    size = (
+        {"hidden_size": 128, "num_hidden_layers": 4, "head_dim": 32, "intermediate_size": 384}
+        if args.demo_model
+        else {}
+    )
+    model = tiny_model(TinyModelConfig(**size))
     policy = HFPolicy(model, tok, batch_size=64)
     print(
         f"tiny model {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, "
