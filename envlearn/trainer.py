@@ -475,6 +475,7 @@ class Trainer:
                 reward_mean=sum(r.reward or 0.0 for r in ok_all) / max(1, len(ok_all)),
                 success_rate=sum((r.reward or 0.0) >= 1.0 for r in ok_all) / max(1, len(ok_all)),
                 rollouts=len(everyone),
+                processes=self.accel.num_processes,
                 failed=len(failed),
                 turns_mean=sum(r.turns for r in ok_all) / max(1, len(ok_all)),
             )

@@ -278,15 +278,15 @@ def test_cli_train_reports_bad_config(tmp_path):
 
 @pytest.mark.slow
 def test_two_processes_train_in_lockstep(tmp_path):
-    """``accelerate launch`` with 2 CPU processes: rollouts split, gradients averaged, replicas
-    identical at every checkpoint (the trainer checks and raises otherwise)."""
+    """Two CPU processes (torchrun; accelerate's own launcher starts only one on CPU without
+    mpirun): rollouts split, gradients averaged, replicas identical at every checkpoint (the
+    trainer checks and raises otherwise)."""
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launcher = Path(sys.executable).with_name("accelerate")
+    launcher = Path(sys.executable).with_name("torchrun")
     proc = subprocess.run(
         [
-            str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-            "--mixed_precision", "no", "--dynamo_backend", "no",
+            str(launcher), "--standalone", "--nproc_per_node", "2",
             "-m", "envlearn", "train", *BASE, f"run_dir={run}", "train.steps=2",
             "train.checkpoint_every=1", "eval.every=2", "eval.max_tasks=4",
         ],
@@ -294,6 +294,7 @@ def test_two_processes_train_in_lockstep(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     train = _rows(run, "train")
+    assert [r["processes"] for r in train] == [2, 2]
     assert [r["rollouts"] for r in train] == [8, 8]  # 4 tasks x 2 samples, from both processes
     ev = _rows(run, "eval")
     assert ev[-1]["tasks"] == 4  # eval tasks split over processes and gathered
