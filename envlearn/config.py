@@ -247,6 +247,11 @@ class RunConfig(_Strict):
     diagnostic: DiagnosticConfig = Field(default_factory=DiagnosticConfig)
     tensorboard: bool = True
     progress: bool = True
+    # torch threads per process on CPU: 1 (default: tiny models gain nothing from more, results
+    # do not depend on the machine's load, and torch with more threads than free cores is many
+    # times slower), a number, or "auto" (the cores not busy now). OMP_NUM_THREADS, when set and
+    # this is left at its default, wins.
+    cpu_threads: int | Literal["auto"] = 1
 
     @model_validator(mode="after")
     def _objective_from_run(self) -> RunConfig:

@@ -13,6 +13,7 @@ gradients are averaged across processes.
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -67,6 +68,23 @@ def group_advantages_for(
     return out
 
 
+def _size_cpu_threads(cfg: RunConfig) -> None:
+    """Torch's CPU threads for this run (see ``RunConfig.cpu_threads``)."""
+    if torch.cuda.is_available():
+        return
+    if "cpu_threads" not in cfg.model_fields_set and os.environ.get("OMP_NUM_THREADS"):
+        return
+    if cfg.cpu_threads == "auto":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        try:
+            busy = os.getloadavg()[0]
+        except OSError:
+            busy = 0.0
+        torch.set_num_threads(max(1, min(cores, int(cores - busy + 0.5))))
+    else:
+        torch.set_num_threads(cfg.cpu_threads)
+
+
 class Trainer:
     """Runs one recipe in ``cfg.run_dir``; ``resume=True`` continues from the last checkpoint."""
 
@@ -76,6 +94,7 @@ class Trainer:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+        _size_cpu_threads(cfg)
 
         self.cfg = cfg
         self.run_dir = Path(cfg.run_dir)
