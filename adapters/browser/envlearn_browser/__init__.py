@@ -46,7 +46,7 @@ def register_task_suites(register: Callable[..., None]) -> None:
         "browser",
         _site_tasks,
         adapter="browser",
-        description="24 tasks on local sites: forms, search, tables, login, cart, dynamic pages",
+        description="27 tasks on local sites: forms, search, tables, login, cart, dynamic pages",
     )
     register(
         "miniwob",
