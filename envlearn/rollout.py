@@ -182,6 +182,11 @@ class _EpisodeThread:
             self._done.put(call)
 
 
+def _where(call: _Call) -> str:
+    """Where an environment call failed, for the rollout's error ("reset", "step 2", ...)."""
+    return f"step {call.ep.rollout.turns}" if call.kind == "step" else call.kind
+
+
 def _close_quietly(adapter: Adapter | None) -> None:
     if adapter is None:
         return
@@ -281,7 +286,18 @@ class _Engine:
         if ep.adapter is None:
             self._retire(ep)
         else:
-            self._dispatch("close", ep, lambda a=ep.adapter: _close_quietly(a))
+            self._dispatch("close", ep, self._close_fn(ep))
+
+    @staticmethod
+    def _close_fn(ep: _Episode) -> Callable[[], None]:
+        adapter = ep.adapter
+        return lambda: _close_quietly(adapter)
+
+    def _close_behind(self, ep: _Episode) -> None:
+        """Queue ``close`` on the episode's thread behind whatever it is running (a hung call,
+        an interrupted run), without waiting for it."""
+        if ep.thread is not None and ep.adapter is not None:
+            ep.thread.submit(_Call("close", ep, self._close_fn(ep)))
 
     def _retire(self, ep: _Episode) -> None:
         if not ep.finished:
@@ -307,8 +323,7 @@ class _Engine:
             self._retire(ep)
             return
         if call.error is not None:
-            where = f"step {ep.rollout.turns}" if call.kind == "step" else call.kind
-            self._fail(ep, where, call.error)
+            self._fail(ep, _where(call), call.error)
             self._close(ep)
             return
         if call.kind == "reset":
@@ -361,11 +376,10 @@ class _Engine:
             self.in_flight.remove(call)
             ep = call.ep
             if call.kind != "close":
-                where = f"step {ep.rollout.turns}" if call.kind == "step" else call.kind
-                self._fail(ep, where, TimeoutError(f"environment call exceeded {timeout:g} s"))
-                # close behind the hung call, on the episode's thread, if it ever returns
-                if ep.thread is not None and ep.adapter is not None:
-                    ep.thread.submit(_Call("close", ep, lambda a=ep.adapter: _close_quietly(a)))
+                self._fail(
+                    ep, _where(call), TimeoutError(f"environment call exceeded {timeout:g} s")
+                )
+                self._close_behind(ep)  # runs if the hung call ever returns
             self._retire(ep)
 
     # -- the loop ---------------------------------------------------------------------------
@@ -424,8 +438,7 @@ class _Engine:
         finally:
             for ep in self.episodes:  # on an error of our own: leave no thread waiting
                 if not ep.finished and ep.thread is not None:
-                    if ep.adapter is not None:
-                        ep.thread.submit(_Call("close", ep, lambda a=ep.adapter: _close_quietly(a)))
+                    self._close_behind(ep)
                     ep.thread.stop()
 
     def live_count(self) -> int:
